@@ -1,0 +1,105 @@
+package analyze
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/inventory"
+)
+
+// LayerResult is what one layer holds, on its own: the packages in its
+// files, its whiteouts, and enough of its file list to tell which lower
+// files it hides. It depends only on the layer's content and the
+// analyzer's version, so it can be cached by diff-id and reused for every
+// image that shares the layer.
+type LayerResult struct {
+	// Key is the cache key: diff-id and analyzer version.
+	Key    string `json:"key"`
+	DiffID string `json:"diffId"`
+
+	// Files are the files catalogers read, with what each found.
+	Files []FileResult `json:"files,omitempty"`
+	// System holds the small files distribution detection reads, by path.
+	System map[string][]byte `json:"system,omitempty"`
+	// Symlinks maps each symbolic link to its target, as written.
+	Symlinks map[string]string `json:"symlinks,omitempty"`
+
+	// Whiteouts are the paths this layer deletes from lower layers;
+	// Opaques the directories whose lower contents it hides.
+	Whiteouts []string `json:"whiteouts,omitempty"`
+	Opaques   []string `json:"opaques,omitempty"`
+	// Entries and NonDirs are hashes of every path in the layer, and of
+	// those that are not directories: a lower file is hidden by an entry
+	// at its own path, or by a non-directory at one of its ancestors.
+	Entries pathSet `json:"entries,omitempty"`
+	NonDirs pathSet `json:"nonDirs,omitempty"`
+
+	Warnings []Warning `json:"warnings,omitempty"`
+
+	// Bytes is the size of the uncompressed tar stream; Count the number
+	// of entries in it.
+	Bytes int64 `json:"bytes"`
+	Count int   `json:"count"`
+}
+
+// FileResult is what the catalogers found in one file.
+type FileResult struct {
+	Path      string              `json:"path"`
+	Cataloger string              `json:"cataloger"`
+	Packages  []inventory.Package `json:"packages,omitempty"`
+}
+
+// Warning is a problem that did not stop the analysis: a file that could
+// not be read, a hostile tar entry that was skipped.
+type Warning struct {
+	// Layer is the index of the layer, -1 when the warning is not about
+	// one layer.
+	Layer  int    `json:"layer"`
+	DiffID string `json:"diffId,omitempty"`
+	// Path is the file concerned, relative to the root ("" if none).
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	s := ""
+	if w.Layer >= 0 {
+		s = fmt.Sprintf("layer %d", w.Layer)
+		if w.DiffID != "" {
+			s += " (" + shortDigest(w.DiffID) + ")"
+		}
+		s += ": "
+	}
+	if w.Path != "" {
+		s += "/" + w.Path + ": "
+	}
+	return s + w.Message
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+// LayerStat reports how one layer was analysed.
+type LayerStat struct {
+	Index  int    `json:"index"`
+	DiffID string `json:"diffId,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Size is the stored (compressed) size; Bytes the uncompressed size.
+	Size  int64 `json:"size"`
+	Bytes int64 `json:"bytes"`
+	Files int   `json:"files"`
+	// Cached is true when the result came from the layer cache.
+	Cached   bool          `json:"cached"`
+	Duration time.Duration `json:"durationNs"`
+}
+
+// Result is the analysis of one image.
+type Result struct {
+	Inventory inventory.Inventory `json:"inventory"`
+	Layers    []LayerStat         `json:"layers"`
+	Warnings  []Warning           `json:"warnings,omitempty"`
+}

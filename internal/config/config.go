@@ -1,0 +1,88 @@
+// Package config holds Vigil's one configuration: loaded once, from a YAML
+// file, then the environment, then command-line flags, and passed down.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything a Vigil command can be told.
+type Config struct {
+	// CacheDir holds the vulnerability database and the layer cache.
+	// Default: the user's cache directory (os.UserCacheDir) + "/vigil".
+	CacheDir string `yaml:"cacheDir"`
+	// LayerCache keeps per-layer analysis results under CacheDir/layers
+	// so that layers seen before are not read again.
+	LayerCache bool `yaml:"layerCache"`
+	// TempDir is where analyses make their private temporary directories.
+	TempDir string `yaml:"tempDir"`
+}
+
+// Default returns the configuration used when nothing else is said.
+func Default(getenv func(string) string) Config {
+	return Config{
+		CacheDir:   defaultCacheDir(getenv),
+		LayerCache: true,
+	}
+}
+
+// defaultCacheDir is os.UserCacheDir's answer, computed from getenv so that
+// no package reads the process environment behind the caller's back.
+func defaultCacheDir(getenv func(string) string) string {
+	if d := getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "vigil")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "vigil")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "vigil")
+	}
+	return filepath.Join(os.TempDir(), "vigil-cache")
+}
+
+// Load returns the configuration: the defaults, then the file (if path is
+// empty, $VIGIL_CONFIG or, when it exists, the user's config directory's
+// vigil/config.yaml), then VIGIL_* environment variables. Flags are
+// applied by the caller after this.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default(getenv)
+	explicit := path != ""
+	if path == "" {
+		path = getenv("VIGIL_CONFIG")
+		explicit = path != ""
+	}
+	if path == "" {
+		if d := getenv("XDG_CONFIG_HOME"); d != "" {
+			path = filepath.Join(d, "vigil", "config.yaml")
+		} else if h := getenv("HOME"); h != "" {
+			path = filepath.Join(h, ".config", "vigil", "config.yaml")
+		}
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+				return c, fmt.Errorf("config: %s: %w", path, err)
+			}
+		case errors.Is(err, fs.ErrNotExist) && !explicit:
+		default:
+			return c, fmt.Errorf("config: %w", err)
+		}
+	}
+	if v := getenv("VIGIL_CACHE_DIR"); v != "" {
+		c.CacheDir = v
+	}
+	return c, nil
+}
