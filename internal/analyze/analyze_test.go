@@ -28,7 +28,7 @@ type entry struct {
 }
 
 func file(name, body string) entry { return entry{name: name, body: body, typ: tar.TypeReg} }
-func dir(name string) entry         { return entry{name: name, typ: tar.TypeDir} }
+func dir(name string) entry        { return entry{name: name, typ: tar.TypeDir} }
 func symlink(name, target string) entry {
 	return entry{name: name, link: target, typ: tar.TypeSymlink}
 }
