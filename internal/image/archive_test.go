@@ -29,10 +29,15 @@ func skopeoArchives(t *testing.T, src string) (docker, oci string) {
 	return docker, oci
 }
 
-// TestArchive opens the archives that skopeo writes from the base test
-// image.
+// TestArchive opens the archives that skopeo writes from test images: a
+// small one and one of three layers with whiteouts.
 func TestArchive(t *testing.T) {
-	src := baseLayout(t)
+	for _, name := range []string{baseImage, "debian-bullseye-app"} {
+		t.Run(name, func(t *testing.T) { testArchive(t, testenv.Image(t, name)) })
+	}
+}
+
+func testArchive(t *testing.T, src string) {
 	want := layoutTruth(t, src)
 	docker, oci := skopeoArchives(t, src)
 

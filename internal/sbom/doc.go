@@ -15,8 +15,14 @@
 // metadata.component (type "container", version = manifest digest), an
 // "operating-system" component for the distribution, purl, licenses and
 // evidence.occurrences (one per file, the first being Package.Path); SPDX
-// packages with primaryPackagePurpose CONTAINER and OPERATING-SYSTEM,
+// packages with primaryPackagePurpose CONTAINER and OPERATING-SYSTEM
+// (spelt OPERATING_SYSTEM in JSON, as the SPDX 2.3 JSON schema requires),
 // a PACKAGE-MANAGER purl external reference and licenseDeclared.
+//
+// Licenses are written as one SPDX expression when every one of them is
+// an expression over the SPDX license list; otherwise CycloneDX names
+// each license, and SPDX refers to the others as LicenseRef-… defined in
+// hasExtractedLicensingInfos. Decode gives back the same list.
 //
 // The rest is written as CycloneDX properties and, in SPDX, as package
 // annotations of type OTHER whose comment is "name=value". The names share
@@ -26,7 +32,7 @@
 //
 //	vigil:package:cataloger        cataloger that found the package ("dpkg")
 //	vigil:package:evidence         "installed" or "declared"
-//	vigil:package:arch             architecture, when the purl cannot carry it
+//	vigil:package:arch             architecture (OS purls carry it too, as a qualifier)
 //	vigil:source:name              source package (Debian source, Alpine origin, source RPM)
 //	vigil:source:version           its version
 //	vigil:layer:index              index of the layer that introduced the package, 0 = base
@@ -64,7 +70,13 @@
 // "distro" qualifier of OS packages ("debian-12", or Trivy's bare
 // "3.20.3" with the purl namespace as ID). It understands Syft's
 // syft:location:<n>:path, syft:location:<n>:layerID and
-// syft:package:foundBy properties, Trivy's LayerDiffID, LayerDigest,
-// SrcName, SrcVersion, SrcRelease, SrcEpoch and FilePath properties and
-// annotations, and the purl "upstream" qualifier for the source package.
+// syft:package:foundBy properties and the path in its SPDX sourceInfo,
+// Trivy's LayerDiffID, LayerDigest, SrcName, SrcVersion, SrcRelease,
+// SrcEpoch and FilePath properties and annotations, its "built package
+// from:" sourceInfo and its image DiffID and RepoTag properties, and the
+// purl "upstream" qualifier for the source package (Syft writes
+// "glibc@2.36-9" for Debian, the source RPM's file name for RPM). A
+// package's layer index comes from the image's layer list when only the
+// layer's diff ID is given. An SPDX document without a CONTAINER package
+// (Syft's scan of a directory) gives its name as the subject's.
 package sbom

@@ -243,6 +243,7 @@ func TestSyft(t *testing.T) {
 	}{
 		{"syft-alpine-3.20.3.cdx.json", "alpine-3.20.3", "etc/os-release", "/lib/apk/db/installed", "apk-db-cataloger", inventory.APK, len(apk)},
 		{"syft-alpine-3.20.3.spdx.json", "alpine-3.20.3", "etc/os-release", "/lib/apk/db/installed", "", inventory.APK, len(apk)},
+		{"syft-alpine-3.20.3.spdx", "alpine-3.20.3", "etc/os-release", "/lib/apk/db/installed", "", inventory.APK, len(apk)}, // tag-value
 		{"syft-debian-bookworm.cdx.json", "debian-bookworm", "usr/lib/os-release", "/var/lib/dpkg/status", "dpkg-db-cataloger", inventory.Deb, len(debNames)},
 		{"syft-debian-bookworm.spdx.json", "debian-bookworm", "usr/lib/os-release", "/var/lib/dpkg/status", "", inventory.Deb, len(debNames)},
 	} {

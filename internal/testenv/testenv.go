@@ -9,6 +9,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -57,4 +58,21 @@ func missing(t testing.TB, what string) {
 		t.Fatalf("missing %s", what)
 	}
 	t.Skipf("missing %s", what)
+}
+
+// Tool returns the path of an executable the test needs as a reference
+// (dpkg-query, umoci, rpm, python3, …), skipping or failing like the data
+// helpers when it is not installed.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil && name == "go" {
+		if _, serr := os.Stat("/usr/local/go/bin/go"); serr == nil {
+			return "/usr/local/go/bin/go"
+		}
+	}
+	if err != nil {
+		missing(t, "tool "+name+" (install it to run this test)")
+	}
+	return p
 }

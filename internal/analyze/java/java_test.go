@@ -316,8 +316,9 @@ func nestedWant(t *testing.T, prefix string) []string {
 	return w
 }
 
-// unknownApp is the package of an archive named app.* with neither
-// pom.properties nor a versioned manifest: its file name, no version.
+// checkUnknown checks the package of an outer archive with neither
+// pom.properties nor a versioned manifest: its file name, no version, no
+// groupId.
 func checkUnknown(t *testing.T, pkgs []inventory.Package, name string) {
 	t.Helper()
 	for _, p := range pkgs {

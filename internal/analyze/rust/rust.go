@@ -26,12 +26,15 @@ var _ analyze.Cataloger = Cataloger{}
 func (Cataloger) Name() string { return "rust" }
 func (Cataloger) Version() int { return 1 }
 
-// Wants offers every Cargo.lock, and every executable regular file outside
+// Wants offers every Cargo.lock of a project, and every executable regular file outside
 // the kernel's virtual file systems; Catalog turns away the executables
 // that are not ELF files after reading four bytes.
 func (Cataloger) Wants(p string, mode fs.FileMode, size int64) bool {
 	if path.Base(p) == "Cargo.lock" {
-		return true
+		// Crates unpacked into cargo's download cache may carry the
+		// lock file of their own development; it says nothing about
+		// what was built in the image.
+		return !strings.Contains("/"+p, "/.cargo/registry/") && !strings.Contains("/"+p, "/.cargo/git/")
 	}
 	if !mode.IsRegular() || mode.Perm()&0o111 == 0 || size < minExecSize {
 		return false
