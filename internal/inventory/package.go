@@ -88,7 +88,7 @@ type Package struct {
 
 	// Metadata holds ecosystem details that matching or reporting need
 	// and that have no field of their own, e.g. "go.main" for a Go
-	// binary's main module, "go.replaced" for a replaced module.
+	// binary's main module, "go.replaces" for a replaced module.
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 

@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -319,15 +318,6 @@ func TestDecodeEmpty(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustJSON(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func readTestdata(t *testing.T, name string) []byte {
