@@ -8,12 +8,14 @@ import (
 	"io"
 )
 
-// go-rpmdb reads Berkeley DB and NDB files in a goroutine of its own,
-// trusting every offset it finds. On a hostile file that goroutine can
-// index past a page (a panic no recover() in Catalog can catch, which
-// ends the process), loop forever on an overflow chain, or allocate
-// whatever a length field says. The checks below walk the file the way
-// go-rpmdb will and refuse it before go-rpmdb sees it if any of that could
+// go-rpmdb trusts every offset, length and count it reads. On a hostile
+// file its reader goroutine can index past a page (a panic no recover()
+// in Catalog can catch, which ends the process), loop forever on an
+// overflow chain, or allocate whatever a length field says; and its
+// header parser can spin for billions of rounds on a string count, or
+// allocate an index of 2^31 entries. The checks below walk the file the
+// way go-rpmdb will, check each package header as rpm does (header.go),
+// and refuse the file before go-rpmdb sees it if any of that could
 // happen. They are stricter than go-rpmdb, never looser: a database rpm
 // wrote passes them.
 
@@ -66,6 +68,7 @@ func checkBDB(r io.ReaderAt, size int64) error {
 	// twice means a cycle or shared chains, which would make go-rpmdb
 	// loop or do quadratic work.
 	used := make([]bool, pages)
+	var value []byte
 	page := make([]byte, pageSize)
 	chain := make([]byte, pageSize)
 	for no := int64(0); no <= lastPage; no++ {
@@ -94,6 +97,9 @@ func checkBDB(r io.ReaderAt, size int64) error {
 			if off+bdbHashOffPageSize > pageSize {
 				return fmt.Errorf("bdb: page %d: entry %d at offset %d overruns the page", no, i, off)
 			}
+			// The value is the data of the chain's pages, as go-rpmdb
+			// joins them: whole pages, then the used part of the last.
+			value = value[:0]
 			for next := int64(order.Uint32(page[off+4:])); next != 0; {
 				if next >= pages {
 					return fmt.Errorf("bdb: page %d: overflow page %d beyond the file", no, next)
@@ -110,9 +116,18 @@ func checkBDB(r io.ReaderAt, size int64) error {
 				}
 				cur := next
 				next = int64(order.Uint32(chain[16:]))
-				if free := int64(order.Uint16(chain[22:])); next == 0 && bdbPageHeaderSize+free > pageSize {
+				if next != 0 {
+					value = append(value, chain[bdbPageHeaderSize:]...)
+					continue
+				}
+				free := int64(order.Uint16(chain[22:]))
+				if bdbPageHeaderSize+free > pageSize {
 					return fmt.Errorf("bdb: overflow page %d: %d bytes of data overrun the page", cur, free)
 				}
+				value = append(value, chain[bdbPageHeaderSize:bdbPageHeaderSize+free]...)
+			}
+			if err := checkHeader(value); err != nil {
+				return fmt.Errorf("bdb: page %d: entry %d: %w", no, i, err)
 			}
 		}
 	}
@@ -196,6 +211,13 @@ func checkNDB(r io.ReaderAt, size int64) error {
 			return fmt.Errorf("ndb: package %d: %d-byte blob runs past the end of the file", pkg, n)
 		}
 		if err := checkNDBBlob(r, off, blocks*ndbBlockSize, n); err != nil {
+			return fmt.Errorf("ndb: package %d: %w", pkg, err)
+		}
+		header := make([]byte, n)
+		if _, err := r.ReadAt(header, off+ndbBlobHdrSize); err != nil {
+			return fmt.Errorf("ndb: package %d: %w", pkg, err)
+		}
+		if err := checkHeader(header); err != nil {
 			return fmt.Errorf("ndb: package %d: %w", pkg, err)
 		}
 	}

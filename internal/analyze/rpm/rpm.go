@@ -147,9 +147,9 @@ func listSQLite(f *analyze.File) ([]*rpmdb.PackageInfo, error) {
 	return infos, nil
 }
 
-// countSQLite checks the database's structure and counts its package
-// rows. A failing query here is reported as is; in go-rpmdb it would also
-// leak its reader goroutine.
+// countSQLite checks the database's structure and its package headers,
+// and counts them. A failing query here is reported as is; in go-rpmdb it
+// would also leak its reader goroutine.
 func countSQLite(path string) (int, error) {
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -180,12 +180,28 @@ func countSQLite(path string) (int, error) {
 	if len(problems) != 1 || problems[0] != "ok" {
 		return 0, fmt.Errorf("sqlite: corrupt database: %s", strings.Join(problems, "; "))
 	}
-	var n, null int
-	if err := db.QueryRow("SELECT count(*), count(*) - count(blob) FROM Packages").Scan(&n, &null); err != nil {
+	// The headers go-rpmdb will parse, checked as the other formats' are.
+	hdrs, err := db.Query("SELECT blob FROM Packages")
+	if err != nil {
 		return 0, fmt.Errorf("sqlite: not an rpm database: %w", err)
 	}
-	if null > 0 {
-		return 0, fmt.Errorf("sqlite: %d package rows without a header", null)
+	defer hdrs.Close()
+	n := 0
+	for hdrs.Next() {
+		n++
+		var b []byte
+		if err := hdrs.Scan(&b); err != nil {
+			return 0, fmt.Errorf("sqlite: row %d: %w", n, err)
+		}
+		if b == nil {
+			return 0, fmt.Errorf("sqlite: row %d: no header", n)
+		}
+		if err := checkHeader(b); err != nil {
+			return 0, fmt.Errorf("sqlite: row %d: %w", n, err)
+		}
+	}
+	if err := hdrs.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
 	return n, nil
 }

@@ -401,6 +401,17 @@ func TestCorrupt(t *testing.T) {
 		damaged{"bdb overflow cycle", bdbOverflowCycle(t)},
 		damaged{"bdb entry off the page", bdbBadOffset(t)},
 		damaged{"ndb huge blob", ndbHugeBlob(t)},
+		// go-rpmdb's header parser would spin through 2^30 rounds per
+		// entry on the first, and allocate 2^31 index entries on the
+		// second.
+		damaged{"header with a huge string count", tinyNDB(badHeader(t, func(h []byte) {
+			for i := 1; i < int(binary.BigEndian.Uint32(h)); i++ {
+				if e := h[8+16*i:]; binary.BigEndian.Uint32(e[4:]) == typeStringArray {
+					binary.BigEndian.PutUint32(e[12:], 1<<30)
+				}
+			}
+		}))},
+		damaged{"header with 2^31 entries", tinyBDB(badHeader(t, func(h []byte) { binary.BigEndian.PutUint32(h, 1<<31-1) }))},
 		damaged{"sqlite without Packages table", sqliteWith(t, "CREATE TABLE Other (blob BLOB); INSERT INTO Other VALUES (x'00')")},
 		damaged{"sqlite with a NULL header", sqliteWith(t, "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB); INSERT INTO Packages VALUES (1, NULL)")},
 		damaged{"sqlite with a garbage header", sqliteWith(t, "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB); INSERT INTO Packages VALUES (1, x'00000001000000100000000000000000')")},
@@ -424,6 +435,13 @@ func TestCorrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badHeader returns a copy of a real header damaged by damage.
+func badHeader(t *testing.T, damage func([]byte)) []byte {
+	h := append([]byte(nil), smallestHeader(t)...)
+	damage(h)
+	return h
 }
 
 // bdbPages returns libuuid's database, its byte order and page size.
