@@ -96,9 +96,11 @@ func (w *walker) tar(l *image.Layer) error {
 		return err
 	}
 	defer zr.Close()
+	ahead := newPrefetcher(zr)
+	defer ahead.Close()
 	digest := sha256.New()
 	counted := &countingWriter{w: digest}
-	tail := &tailReader{r: io.TeeReader(zr, counted)}
+	tail := &tailReader{r: io.TeeReader(ahead, counted)}
 	tr := tar.NewReader(tail)
 	last := ""
 	for {
@@ -123,7 +125,7 @@ func (w *walker) tar(l *image.Layer) error {
 	}
 	// Whatever follows the end-of-archive marker is part of the blob
 	// too: read it so that the digest covers the whole stream.
-	if _, err := io.Copy(io.Discard, io.TeeReader(zr, counted)); err != nil {
+	if _, err := io.Copy(io.Discard, io.TeeReader(ahead, counted)); err != nil {
 		return fmt.Errorf("read after end of archive: %w", err)
 	}
 	w.r.Bytes = counted.n

@@ -114,6 +114,9 @@ func checkBDB(r io.ReaderAt, size int64) error {
 				if chain[25] != bdbOverflowPage {
 					return fmt.Errorf("bdb: page %d: overflow chain reaches page %d of type %d", no, next, chain[25])
 				}
+				if len(value) > headerMaxBytes {
+					return fmt.Errorf("bdb: page %d: entry %d: header larger than %d bytes", no, i, headerMaxBytes)
+				}
 				cur := next
 				next = int64(order.Uint32(chain[16:]))
 				if next != 0 {
@@ -206,6 +209,9 @@ func checkNDB(r io.ReaderAt, size int64) error {
 		blocks := int64(binary.LittleEndian.Uint32(s[12:]))
 		if blocks != (ndbBlobHdrSize+n+ndbBlobTailSize+ndbBlockSize-1)/ndbBlockSize {
 			return fmt.Errorf("ndb: package %d: %d-byte blob in %d blocks", pkg, n, blocks)
+		}
+		if n > headerMaxBytes {
+			return fmt.Errorf("ndb: package %d: %d-byte header", pkg, n)
 		}
 		if off+blocks*ndbBlockSize > size {
 			return fmt.Errorf("ndb: package %d: %d-byte blob runs past the end of the file", pkg, n)

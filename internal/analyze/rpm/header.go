@@ -11,8 +11,9 @@ import (
 // length dl (big-endian), il 16-byte index entries (tag, type, offset,
 // count), then dl bytes of data.
 const (
-	headerTagsMax = 0xffff     // rpm's HEADER_TAGS_MAX
-	headerDataMax = 0x0fffffff // rpm's HEADER_DATA_MAX
+	headerTagsMax  = 0xffff     // rpm's HEADER_TAGS_MAX
+	headerDataMax  = 0x0fffffff // rpm's HEADER_DATA_MAX
+	headerMaxBytes = 256 << 20  // rpm's headerMaxbytes: a whole header
 
 	typeString      = 6
 	typeStringArray = 8

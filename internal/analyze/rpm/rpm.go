@@ -95,12 +95,13 @@ func (c Cataloger) Catalog(ctx context.Context, f *analyze.File) ([]inventory.Pa
 
 // list reads all package headers with go-rpmdb. Its header parser
 // (headerImport, run in this goroutine) may panic on hostile input;
-// recover turns that into an error. Two limits of go-rpmdb v0.1.1 remain:
-// when a header fails to parse, ListPackages returns while its reader
-// goroutine is still blocked sending the next entry, which leaks that
-// goroutine (one per broken database); and panics inside the reader
+// recover turns that into an error. Panics inside go-rpmdb's reader
 // goroutine cannot be recovered here, which is why the files are checked
-// first.
+// first (guard.go). Two leaks of go-rpmdb v0.1.1 remain: when a header
+// fails to parse, ListPackages returns while its reader goroutine is
+// still blocked sending the next entry, so that goroutine is never freed
+// (one per broken database); and Open, trying NDB before Berkeley DB,
+// leaves a Berkeley DB file open until the garbage collector closes it.
 func list(path string) (infos []*rpmdb.PackageInfo, err error) {
 	defer func() {
 		if r := recover(); r != nil {

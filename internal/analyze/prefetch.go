@@ -1,0 +1,94 @@
+package analyze
+
+import (
+	"io"
+	"sync"
+)
+
+const (
+	prefetchChunk = 512 << 10
+	prefetchDepth = 4
+)
+
+// prefetcher reads ahead of its consumer in a goroutine of its own, so
+// that decompressing a layer and walking its tar stream (hashing it,
+// copying files out) use two CPUs instead of taking turns on one. It holds
+// at most prefetchDepth+2 chunks.
+type prefetcher struct {
+	full  chan []byte
+	free  chan []byte
+	done  chan struct{}
+	once  sync.Once
+	cur   []byte
+	chunk []byte // the buffer cur slices, to return to free
+	err   error  // set by the goroutine before it closes full
+}
+
+func newPrefetcher(r io.Reader) *prefetcher {
+	p := &prefetcher{
+		full: make(chan []byte, prefetchDepth),
+		free: make(chan []byte, prefetchDepth+2),
+		done: make(chan struct{}),
+	}
+	for i := 0; i < prefetchDepth+2; i++ {
+		p.free <- make([]byte, prefetchChunk)
+	}
+	go p.fill(r)
+	return p
+}
+
+func (p *prefetcher) fill(r io.Reader) {
+	defer close(p.full)
+	for {
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		case <-p.done:
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			select {
+			case p.full <- buf[:n]:
+			case <-p.done:
+				return
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return
+		}
+		if err != nil {
+			p.err = err
+			return
+		}
+	}
+}
+
+func (p *prefetcher) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if p.chunk != nil {
+			p.free <- p.chunk[:cap(p.chunk)]
+			p.chunk = nil
+		}
+		c, ok := <-p.full
+		if !ok {
+			if p.err != nil {
+				return 0, p.err
+			}
+			return 0, io.EOF
+		}
+		p.cur, p.chunk = c, c
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
+}
+
+// Close stops the goroutine; it must be called before the underlying reader
+// is closed.
+func (p *prefetcher) Close() error {
+	p.once.Do(func() { close(p.done) })
+	for range p.full {
+	}
+	return nil
+}
