@@ -104,11 +104,23 @@ func encodeInventoryJSON(w io.Writer, img *image.Image, res *analyze.Result) err
 }
 
 // writeOutput writes with fn to path, or to stdout when path is empty. A
-// file is written beside its final name and renamed into place, so a
-// failed run never leaves half a document behind.
+// regular file is written beside its final name and renamed into place, so
+// a failed run never leaves half a document behind; anything else (a
+// device such as /dev/null, a named pipe) is written in place.
 func writeOutput(stdout io.Writer, path string, fn func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return fn(stdout)
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
 	}
 	t, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {

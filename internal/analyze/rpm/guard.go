@@ -170,7 +170,7 @@ func checkNDB(r io.ReaderAt, size int64) error {
 		return fmt.Errorf("ndb: header: %w", err)
 	}
 	npages := int64(binary.LittleEndian.Uint32(head[12:]))
-	if npages > ndbMaxPages {
+	if npages == 0 || npages > ndbMaxPages {
 		return fmt.Errorf("ndb: %d slot pages, limit %d", npages, ndbMaxPages)
 	}
 	// The header takes the place of the first two slots.

@@ -781,6 +781,21 @@ func FuzzHeader(f *testing.F) {
 	})
 }
 
+// FuzzChecks runs the pre-checks alone on any input, NDB or Berkeley DB
+// alike: they must never panic, whatever the file.
+func FuzzChecks(f *testing.F) {
+	header := minimalHeader("tiny", "1.0", "2")
+	f.Add(tinyBDB(header)[:600])
+	f.Add(tinyNDB(header)[:600])
+	f.Add([]byte("000000000000\x00\x00\x00\x000000000000000000"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		_ = checkNDB(r, int64(len(data)))
+		_ = checkBDB(r, int64(len(data)))
+		_ = checkHeader(data)
+	})
+}
+
 func fuzzCatalog(t *testing.T, data []byte) {
 	// Most mutations fail the pre-checks, which Catalog runs first: run
 	// them in memory, so that the fuzzer is not slowed down by files.
