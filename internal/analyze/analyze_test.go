@@ -427,3 +427,30 @@ func TestOptions(t *testing.T) {
 		t.Error("two catalogers with one name accepted")
 	}
 }
+
+// FuzzLayer feeds arbitrary bytes to the walk as an uncompressed layer:
+// whatever they are, the walk returns a result or an error, never panics,
+// and never writes outside its temporary directory.
+func FuzzLayer(f *testing.F) {
+	f.Add(tarball(f, file("var/lib/dpkg/status", status("a=1")), file("etc/os-release", debianRelease)))
+	f.Add(tarball(f, file("var/lib/dpkg/status.d/.wh..wh..opq", ""), symlink("etc/os-release", "../../../x"),
+		hardlink("var/lib/dpkg/status.d/a", "var/lib/dpkg/status.d/a")))
+	f.Add([]byte("not a tar"))
+	dir := f.TempDir()
+	a, err := analyze.New([]analyze.Cataloger{dpkg.Cataloger{}}, analyze.WithTempDir(dir))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, layer []byte) {
+		img := &image.Image{Name: "fuzz", Layers: []*image.Layer{image.NewLayer(image.Layer{},
+			func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil })}}
+		res, err := a.Analyze(context.Background(), img)
+		if err == nil && res == nil {
+			t.Fatal("no result and no error")
+		}
+		left, _ := os.ReadDir(dir)
+		if len(left) != 0 {
+			t.Fatalf("temporary files left behind: %v", left)
+		}
+	})
+}

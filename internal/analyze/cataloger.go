@@ -53,6 +53,7 @@ type File struct {
 	local string // when the content is in a file on disk
 	owned bool   // local is a temporary file of the walk's, to remove
 	tmp   func() (*os.File, error)
+	dir   string // the walk's private temporary directory
 }
 
 // NewFile returns a File over content held in memory. It is for tests and
@@ -125,6 +126,17 @@ func (f *File) LocalPath() (string, error) {
 	}
 	f.local, f.owned = t.Name(), true
 	return f.local, nil
+}
+
+// TempDir returns a directory for temporary files that the walk owns and
+// removes when the layer is done: a cataloger that must spool something
+// (a nested archive, a database copy) writes there and nowhere else. It is
+// os.TempDir() for a File made outside a walk.
+func (f *File) TempDir() string {
+	if f.dir == "" {
+		return os.TempDir()
+	}
+	return f.dir
 }
 
 // removeLocal removes the temporary file holding the content, if the walk

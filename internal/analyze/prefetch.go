@@ -31,7 +31,7 @@ func newPrefetcher(r io.Reader) *prefetcher {
 		done: make(chan struct{}),
 	}
 	for i := 0; i < prefetchDepth+2; i++ {
-		p.free <- make([]byte, prefetchChunk)
+		p.free <- chunks.Get().([]byte)
 	}
 	go p.fill(r)
 	return p
@@ -87,8 +87,26 @@ func (p *prefetcher) Read(b []byte) (int, error) {
 // Close stops the goroutine; it must be called before the underlying reader
 // is closed.
 func (p *prefetcher) Close() error {
-	p.once.Do(func() { close(p.done) })
-	for range p.full {
-	}
+	p.once.Do(func() {
+		close(p.done)
+		for c := range p.full {
+			chunks.Put(c[:cap(c)])
+		}
+		if p.chunk != nil {
+			chunks.Put(p.chunk[:cap(p.chunk)])
+			p.chunk, p.cur = nil, nil
+		}
+		for {
+			select {
+			case c := <-p.free:
+				chunks.Put(c)
+			default:
+				return
+			}
+		}
+	})
 	return nil
 }
+
+// chunks keeps prefetch buffers between layers.
+var chunks = sync.Pool{New: func() any { return make([]byte, prefetchChunk) }}

@@ -281,7 +281,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 		err     error
 	)
 	if direct != nil {
-		f = &File{Path: p, Mode: mode, Size: size, ra: direct, tmp: w.tempFile}
+		f = &File{Path: p, Mode: mode, Size: size, ra: direct, tmp: w.tempFile, dir: w.tmp}
 		release = func() { direct.Close(); f.removeLocal() }
 	} else if f, release, err = w.spool(r, p, mode, size); err != nil {
 		return err
@@ -297,7 +297,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 // spool makes the file's content readable at random: in memory when it is
 // small and the memory budget allows, else in a temporary file.
 func (w *walker) spool(r io.Reader, p string, mode fs.FileMode, size int64) (*File, func(), error) {
-	f := &File{Path: p, Mode: mode, Size: size, tmp: w.tempFile}
+	f := &File{Path: p, Mode: mode, Size: size, tmp: w.tempFile, dir: w.tmp}
 	if size <= w.a.inMemoryMax {
 		if err := w.a.memory.Acquire(w.ctx, size); err != nil {
 			return nil, nil, err

@@ -98,8 +98,8 @@ var defaultLimits = limits{
 	small:     1 << 20,
 	entry:     1 << 30,
 	ratio:     100,
-	inMemory:  64 << 20,
-	held:      128 << 20,
+	inMemory:  16 << 20,
+	held:      32 << 20,
 	total:     4 << 30,
 	depth:     4,
 	archives:  10000,
@@ -108,7 +108,7 @@ var defaultLimits = limits{
 // Cataloger reads Java archives. The zero value is ready to use.
 type Cataloger struct {
 	// TempDir is where nested archives too large to hold in memory are
-	// spooled; empty means the system's temporary directory.
+	// spooled; empty means the walk's own temporary directory.
 	TempDir string
 
 	lim *limits // nil means defaultLimits; tests lower them
@@ -135,7 +135,11 @@ func (c Cataloger) Catalog(ctx context.Context, f *analyze.File) ([]inventory.Pa
 	if c.lim != nil {
 		lim = *c.lim
 	}
-	w := &walker{ctx: ctx, lim: lim, tempDir: c.TempDir}
+	tmp := c.TempDir
+	if tmp == "" {
+		tmp = f.TempDir()
+	}
+	w := &walker{ctx: ctx, lim: lim, tempDir: tmp}
 	pkgs := w.archive(f, f.Size, "/"+f.Path, path.Base(f.Path), 0)
 	if len(w.errs) > 0 {
 		return pkgs, fmt.Errorf("java: %w", w.errs)

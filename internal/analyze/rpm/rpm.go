@@ -125,7 +125,7 @@ func list(path string) (infos []*rpmdb.PackageInfo, err error) {
 // silently drop packages, so the rows are counted here first and the
 // count compared with what go-rpmdb returns.
 func listSQLite(f *analyze.File) ([]*rpmdb.PackageInfo, error) {
-	dir, err := os.MkdirTemp("", "vigil-rpmdb-")
+	dir, err := os.MkdirTemp(f.TempDir(), "vigil-rpmdb-")
 	if err != nil {
 		return nil, err
 	}
