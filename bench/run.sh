@@ -7,8 +7,8 @@
 # For every image built by ../shared/scripts/build-test-images.sh (in
 # $VIGIL_TESTIMAGES, default .testimages) and every Alpine minirootfs
 # tarball in ../shared/testdata/images/alpine it reports:
-#   floor   time to read and decompress every layer, nothing else
-#           (bench/floor, same parallelism as the analyzer)
+#   floor   time for a process to read and decompress every layer and
+#           nothing else (bench/floor, same parallelism as the analyzer)
 #   vigil   wall time and peak RSS of `vigil sbom --no-layer-cache`
 #   syft    wall time and peak RSS of `syft scan` (v1.42.0) on the same input
 # plus layer MB/s (uncompressed bytes over vigil's time), vigil/floor and
@@ -37,14 +37,18 @@ export SYFT_CHECK_FOR_APP_UPDATE=false
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 max() { sort -g | tail -n1; }
 
-# measure CMD... → "median_seconds max_rss_kib" over $RUNS runs
+# measure CMD... → "median_seconds max_rss_kib" over $RUNS runs. Wall time
+# is taken around the whole process (nanosecond clock), peak RSS from GNU
+# time, so every tool pays its own start-up alike.
 measure() {
-	local i t=() m=()
+	local i t=() m=() t0 t1
 	for ((i = 0; i < RUNS; i++)); do
-		/usr/bin/time -f '%e %M' -o "$out/time" "$@" >/dev/null 2>"$out/stderr" ||
+		t0=$(date +%s%N)
+		/usr/bin/time -f '%M' -o "$out/time" "$@" >/dev/null 2>"$out/stderr" ||
 			{ echo "bench: failed: $*" >&2; cat "$out/stderr" >&2; return 1; }
-		read -r s k <"$out/time"
-		t+=("$s"); m+=("$k")
+		t1=$(date +%s%N)
+		t+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b-a)/1e9}')")
+		m+=("$(cat "$out/time")")
 	done
 	echo "$(printf '%s\n' "${t[@]}" | median) $(printf '%s\n' "${m[@]}" | max)"
 }
@@ -65,12 +69,8 @@ echo "| image | layers MB (stored / raw) | floor s | vigil s | vigil MB/s | vigi
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for src in "${sources[@]}"; do
 	name=${src#*:}; name=${name%:latest}; name=$(basename "$name")
-	floors=()
-	for ((i = 0; i < RUNS; i++)); do
-		floors+=("$("$out/floor" "$src")")
-	done
-	floor=$(printf '%s\n' "${floors[@]}" | awk '{print $1}' | median)
-	read -r _ stored raw _ <<<"${floors[0]}"
+	read -r _ stored raw _ <<<"$("$out/floor" "$src")"
+	read -r floor _ <<<"$(measure "$out/floor" "$src")"
 	read -r vs vk <<<"$(measure "$out/vigil" sbom "$src" --no-layer-cache --progress=false --format json --output /dev/null)"
 	syft_s=-; syft_m=-; ratio=-
 	if [ -n "$SYFT" ]; then
@@ -79,7 +79,7 @@ for src in "${sources[@]}"; do
 		rootfs:*) # Syft reads a root filesystem from a directory: unpack it once.
 			d=$out/rootfs-$name; rm -rf "$d"; mkdir -p "$d"; tar -xzf "${src#rootfs:}" -C "$d"; ssrc="dir:$d" ;;
 		esac
-		read -r syft_s sk <<<"$(SYFT_RUNS=1 measure "$SYFT" scan "$ssrc" -q -o syft-json="$out/syft.json")"
+		read -r syft_s sk <<<"$(measure "$SYFT" scan "$ssrc" -q -o syft-json="$out/syft.json")"
 		syft_m=$(awk -v k="$sk" 'BEGIN {printf "%.0f", k/1024}')
 		ratio=$(awk -v a="$syft_s" -v b="$vs" 'BEGIN {printf "%.1f×", a/b}')
 	fi

@@ -1,0 +1,407 @@
+package vulndb
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/vuln"
+	"github.com/vigilsec/vigil/internal/vulndb/alpine"
+	"github.com/vigilsec/vigil/internal/vulndb/debian"
+	"github.com/vigilsec/vigil/internal/vulndb/epss"
+	"github.com/vigilsec/vigil/internal/vulndb/kev"
+	"github.com/vigilsec/vigil/internal/vulndb/nvd"
+	"github.com/vigilsec/vigil/internal/vulndb/osv"
+)
+
+const schema = `
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources(name TEXT PRIMARY KEY, kind TEXT NOT NULL, url TEXT NOT NULL, records INTEGER NOT NULL,
+	fetched TEXT NOT NULL, updated TEXT NOT NULL, errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
+CREATE TABLE advisories(id TEXT PRIMARY KEY, source TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE affected(ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL);
+CREATE TABLE aliases(alias TEXT NOT NULL, id TEXT NOT NULL);
+CREATE TABLE epss(cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE kev(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE nvd(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+`
+
+// Indexes are made after the rows are in: one sort instead of a b-tree
+// insert per row.
+const indexes = `
+CREATE INDEX affected_package ON affected(ecosystem, name);
+CREATE INDEX aliases_alias ON aliases(alias);
+`
+
+// maxRecordErrors bounds the per-record errors a build keeps for its
+// report; the counts stay exact.
+const maxRecordErrors = 200
+
+// BuildReport says what a build read.
+type BuildReport struct {
+	Sources []SourceStatus `json:"sources"`
+	// Advisories is the number of advisories indexed; Withdrawn those
+	// left out because their source withdrew them.
+	Advisories int `json:"advisories"`
+	Withdrawn  int `json:"withdrawn"`
+	// Errors are malformed records that were skipped, each naming its
+	// feed and record (the first maxRecordErrors of them).
+	Errors   []string      `json:"errors,omitempty"`
+	Duration time.Duration `json:"durationNs"`
+}
+
+// Build makes the database from the feed files present and swaps it into
+// place. The database being replaced stays usable by readers that have it
+// open, and is untouched if the build fails.
+func (d *Dir) Build(ctx context.Context) (*BuildReport, error) {
+	feeds, err := d.feeds()
+	if err != nil {
+		return nil, err
+	}
+	return d.build(ctx, feeds)
+}
+
+func (d *Dir) build(ctx context.Context, feeds []*feed) (*BuildReport, error) {
+	start := time.Now()
+	out := d.DatabasePath()
+	tmpFile, err := os.CreateTemp(filepath.Dir(out), ".build-*.sqlite")
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: %w", err)
+	}
+	tmp := tmpFile.Name()
+	tmpFile.Close()
+	defer os.Remove(tmp)
+
+	b, err := newBuilder(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(feeds, func(i, j int) bool {
+		a, c := feeds[i].Source, feeds[j].Source
+		if priority[a.Kind] != priority[c.Kind] {
+			return priority[a.Kind] < priority[c.Kind]
+		}
+		return a.Name < c.Name
+	})
+	for _, f := range feeds {
+		if err := b.load(ctx, f); err != nil {
+			b.abort()
+			return nil, err
+		}
+	}
+	if err := b.finish(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, fmt.Errorf("vulndb: %w", err)
+	}
+	b.report.Duration = time.Since(start)
+	return &b.report, nil
+}
+
+type builder struct {
+	db     *sql.DB
+	tx     *sql.Tx
+	report BuildReport
+
+	ids      map[string]bool
+	alpine   []vuln.Advisory // read, not yet indexed
+	affected map[[3]string]bool
+	aliases  map[[2]string]bool
+
+	insAdvisory, insAffected, insAlias, insEPSS, insKEV, insNVD *sql.Stmt
+}
+
+func newBuilder(ctx context.Context, path string) (*builder, error) {
+	// The file is private until renamed into place, so durability
+	// during the build buys nothing: a crash leaves only a temporary
+	// file behind.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=locking_mode(EXCLUSIVE)&_pragma=cache_size(-65536)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: build: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	b := &builder{db: db, ids: map[string]bool{}, affected: map[[3]string]bool{}, aliases: map[[2]string]bool{}}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulndb: build: %w", err)
+	}
+	if b.tx, err = db.BeginTx(ctx, nil); err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, s := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{
+		{&b.insAdvisory, `INSERT INTO advisories(id, source, data) VALUES (?, ?, ?)`},
+		{&b.insAffected, `INSERT INTO affected(ecosystem, name, id) VALUES (?, ?, ?)`},
+		{&b.insAlias, `INSERT INTO aliases(alias, id) VALUES (?, ?)`},
+		{&b.insEPSS, `INSERT OR REPLACE INTO epss(cve, score, percentile) VALUES (?, ?, ?)`},
+		{&b.insKEV, `INSERT OR REPLACE INTO kev(cve, data) VALUES (?, ?)`},
+		{&b.insNVD, `INSERT OR REPLACE INTO nvd(cve, data) VALUES (?, ?)`},
+	} {
+		if *s.stmt, err = b.tx.PrepareContext(ctx, s.q); err != nil {
+			b.abort()
+			return nil, fmt.Errorf("vulndb: build: %w", err)
+		}
+	}
+	return b, nil
+}
+
+func (b *builder) abort() {
+	if b.tx != nil {
+		b.tx.Rollback()
+	}
+	b.db.Close()
+}
+
+// flushAlpine indexes the Alpine advisories read so far, merged by id.
+func (b *builder) flushAlpine(ctx context.Context) error {
+	merged := alpine.Merge(b.alpine)
+	b.alpine = nil
+	for i := range merged {
+		if _, err := b.advisory(ctx, &merged[i]); err != nil {
+			return fmt.Errorf("vulndb: alpine secdb: %w", err)
+		}
+	}
+	return nil
+}
+
+// isWarning reports a per-record problem after which the record was still
+// read (a newer schema version, a misspelt id that was corrected).
+func isWarning(err error) bool {
+	var oe *osv.RecordError
+	var ae *alpine.RecordError
+	return (errors.As(err, &oe) && oe.Warning) || (errors.As(err, &ae) && ae.Warning)
+}
+
+func (b *builder) finish(ctx context.Context) error {
+	if err := b.flushAlpine(ctx); err != nil {
+		b.abort()
+		return err
+	}
+	for k, v := range map[string]string{
+		"schema": fmt.Sprint(schemaVersion),
+		"built":  time.Now().UTC().Format(time.RFC3339Nano),
+	} {
+		if _, err := b.tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
+			b.abort()
+			return err
+		}
+	}
+	for _, s := range b.report.Sources {
+		if _, err := b.tx.ExecContext(ctx, `INSERT INTO sources(name, kind, url, records, fetched, updated, errors, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.Name, string(s.Kind), s.URL, s.Records, s.Fetched.Format(time.RFC3339Nano), formatTime(s.Updated), s.Errors, s.Warnings); err != nil {
+			b.abort()
+			return err
+		}
+	}
+	if _, err := b.tx.ExecContext(ctx, indexes); err != nil {
+		b.abort()
+		return err
+	}
+	if err := b.tx.Commit(); err != nil {
+		b.db.Close()
+		return fmt.Errorf("vulndb: build: %w", err)
+	}
+	b.tx = nil
+	return b.db.Close()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// load reads one feed file into the database.
+func (b *builder) load(ctx context.Context, f *feed) error {
+	st := SourceStatus{Name: f.Source.Name, Kind: f.Source.Kind, URL: f.Source.URL, Fetched: f.Fetched}
+	var errs []error
+	recordErr := func(es []error) {
+		for _, e := range es {
+			if isWarning(e) {
+				st.Warnings++
+			} else {
+				st.Errors++
+			}
+			if len(b.report.Errors) < maxRecordErrors {
+				b.report.Errors = append(b.report.Errors, f.Source.Name+": "+e.Error())
+			}
+		}
+	}
+	if f.Source.Kind != KindAlpine {
+		if err := b.flushAlpine(ctx); err != nil {
+			return err
+		}
+	}
+	file, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("vulndb: feed %s: %w", f.Source.Name, err)
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	add := func(a *vuln.Advisory) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if a.Source == "" || a.Source == "osv" {
+			a.Source = f.Source.Name
+		}
+		if a.Modified.After(st.Updated) {
+			st.Updated = a.Modified
+		}
+		n, err := b.advisory(ctx, a)
+		st.Records += n
+		return err
+	}
+	switch f.Source.Kind {
+	case KindOSV:
+		errs, err = osv.ReadZip(file, info.Size(), add)
+	case KindAlpine:
+		// osv.dev gives an Alpine CVE one id across every branch and
+		// repository, so the secdb files are merged before they are
+		// indexed: see flushAlpine.
+		var data []byte
+		if data, err = io.ReadAll(io.LimitReader(file, 256<<20)); err == nil {
+			var advs []vuln.Advisory
+			advs, errs, err = alpine.Parse(data)
+			st.Records = len(advs)
+			for i := range advs {
+				advs[i].Source = "alpine-secdb"
+			}
+			b.alpine = append(b.alpine, advs...)
+		}
+	case KindDSA, KindDLA, KindDebianTracker:
+		var advs []vuln.Advisory
+		switch f.Source.Kind {
+		case KindDSA:
+			advs, errs, err = debian.ParseList(bufio.NewReader(file), "DSA")
+		case KindDLA:
+			advs, errs, err = debian.ParseList(bufio.NewReader(file), "DLA")
+		default:
+			advs, errs, err = debian.ParseTrackerJSON(bufio.NewReader(file))
+		}
+		for i := range advs {
+			if err == nil {
+				err = add(&advs[i])
+			}
+		}
+	case KindEPSS:
+		var meta epss.Meta
+		meta, errs, err = epss.Parse(file, func(s epss.Score) error {
+			st.Records++
+			_, err := b.insEPSS.ExecContext(ctx, s.CVE, s.EPSS, s.Percentile)
+			return err
+		})
+		st.Updated = meta.ScoreDate
+	case KindKEV:
+		var cat kev.Catalog
+		cat, errs, err = kev.Parse(file)
+		if err == nil {
+			st.Updated = cat.DateReleased
+			for _, v := range cat.Vulnerabilities {
+				data, merr := json.Marshal(KEV{CVE: v.CVEID, VendorProject: v.VendorProject, Product: v.Product,
+					Name: v.VulnerabilityName, DateAdded: v.DateAdded, DueDate: v.DueDate,
+					RequiredAction: v.RequiredAction, KnownRansomwareCampaignUse: v.KnownRansomwareCampaignUse})
+				if merr != nil {
+					return merr
+				}
+				if _, err = b.insKEV.ExecContext(ctx, v.CVEID, data); err != nil {
+					break
+				}
+				st.Records++
+			}
+		}
+	case KindNVD:
+		_, errs, err = nvd.Parse(file, func(c nvd.CVE) error {
+			var refs []string
+			for _, r := range c.References {
+				refs = append(refs, r.URL)
+			}
+			data, err := json.Marshal(NVD{CVE: c.ID, Published: c.Published, LastModified: c.LastModified,
+				Status: c.Status, Description: c.Description, Severity: c.Severities(), CWEs: c.CWEs, References: refs})
+			if err != nil {
+				return err
+			}
+			if c.LastModified.After(st.Updated) {
+				st.Updated = c.LastModified
+			}
+			st.Records++
+			_, err = b.insNVD.ExecContext(ctx, c.ID, data)
+			return err
+		})
+	default:
+		return fmt.Errorf("vulndb: feed %s: unknown kind %q", f.Source.Name, f.Source.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("vulndb: feed %s: %w", f.Source.Name, err)
+	}
+	recordErr(errs)
+	b.report.Sources = append(b.report.Sources, st)
+	return nil
+}
+
+// advisory indexes one advisory; it returns 1 if it was added, 0 if it was
+// withdrawn or an advisory with its id came from a preferred feed.
+func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
+	if a.ID == "" {
+		return 0, errors.New("advisory without an id")
+	}
+	if a.Withdrawn != nil {
+		b.report.Withdrawn++
+		return 0, nil
+	}
+	if b.ids[a.ID] {
+		return 0, nil
+	}
+	b.ids[a.ID] = true
+	data, err := json.Marshal(a)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := b.insAdvisory.ExecContext(ctx, a.ID, a.Source, data); err != nil {
+		return 0, err
+	}
+	for _, af := range a.Affected {
+		if af.Package.Ecosystem == "" || af.Package.Name == "" {
+			continue
+		}
+		k := [3]string{af.Package.Ecosystem, NormalizeName(af.Package.Ecosystem, af.Package.Name), a.ID}
+		if b.affected[k] {
+			continue
+		}
+		b.affected[k] = true
+		if _, err := b.insAffected.ExecContext(ctx, k[0], k[1], k[2]); err != nil {
+			return 0, err
+		}
+	}
+	for _, alias := range a.IDs() {
+		k := [2]string{alias, a.ID}
+		if b.aliases[k] {
+			continue
+		}
+		b.aliases[k] = true
+		if _, err := b.insAlias.ExecContext(ctx, alias, a.ID); err != nil {
+			return 0, err
+		}
+	}
+	b.report.Advisories++
+	return 1, nil
+}
