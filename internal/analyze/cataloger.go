@@ -147,3 +147,23 @@ func (f *File) removeLocal() {
 		f.local, f.owned = "", false
 	}
 }
+
+// An Owner is a cataloger that also knows which files the OS package
+// manager installed. A language package found in such a file belongs to
+// the OS package (a Debian python3-requests, an Alpine py3-yaml): the
+// distribution patches and tracks it, so it is matched through the OS
+// package, not as a separate install.
+type Owner interface {
+	// WantsOwned reports whether the file at path lists installed files.
+	WantsOwned(path string) bool
+	// Owned returns who installed which files, from one such file. File
+	// paths are clean and relative to the image root, like File.Path.
+	Owned(ctx context.Context, f *File) ([]Ownership, error)
+}
+
+// Ownership is a set of files installed by one OS package.
+type Ownership struct {
+	// Owner names the package: "deb:python3-requests", "apk:py3-yaml".
+	Owner string
+	Files []string
+}

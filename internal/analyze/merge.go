@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/vigilsec/vigil/internal/distro"
 	"github.com/vigilsec/vigil/internal/image"
@@ -157,6 +159,7 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 			}
 		}
 	}
+	markOwned(s, pkgs)
 	d := distro.Detect(s.read)
 	if d == nil {
 		d = distro.FromPackages(pkgs)
@@ -166,6 +169,47 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 	}
 	res.Inventory = inventory.Inventory{Distro: d, Packages: dedupe(pkgs)}
 	return res
+}
+
+// markOwned notes, on each language package, the OS package that installed
+// its file, when the final filesystem's package manager lists it.
+func markOwned(s *stack, pkgs []inventory.Package) {
+	type owned struct {
+		files pathSet
+		owner string
+	}
+	var lists []owned
+	for i, r := range s.layers {
+		for _, o := range r.Owned {
+			if !s.hidden(o.List, i) {
+				lists = append(lists, owned{o.Files, o.Owner})
+			}
+		}
+	}
+	if len(lists) == 0 {
+		return
+	}
+	for i := range pkgs {
+		p := &pkgs[i]
+		if p.Type.IsOS() {
+			continue
+		}
+		file := strings.TrimPrefix(p.Path, "/")
+		if outer, _, nested := strings.Cut(file, "!/"); nested {
+			file = outer
+		}
+		for _, l := range lists {
+			if l.files.has(file) {
+				if p.Metadata == nil {
+					p.Metadata = map[string]string{}
+				} else {
+					p.Metadata = maps.Clone(p.Metadata)
+				}
+				p.Metadata[inventory.MetaOwner] = l.owner
+				break
+			}
+		}
+	}
 }
 
 // dedupe folds packages that are the same package seen twice: a lock file

@@ -34,6 +34,10 @@ type LayerResult struct {
 	Entries pathSet `json:"entries,omitempty"`
 	NonDirs pathSet `json:"nonDirs,omitempty"`
 
+	// Owned records the files the OS package manager installed, per file
+	// that says so (a dpkg .list file, apk's installed database).
+	Owned []OwnedFiles `json:"owned,omitempty"`
+
 	Warnings []Warning `json:"warnings,omitempty"`
 
 	// Bytes is the size of the uncompressed tar stream; Count the number
@@ -47,6 +51,14 @@ type FileResult struct {
 	Path      string              `json:"path"`
 	Cataloger string              `json:"cataloger"`
 	Packages  []inventory.Package `json:"packages,omitempty"`
+}
+
+// OwnedFiles are the files one listing file says an OS package installed.
+type OwnedFiles struct {
+	// List is the file that says so ("var/lib/dpkg/info/curl.list").
+	List  string  `json:"list"`
+	Owner string  `json:"owner"`
+	Files pathSet `json:"files"`
 }
 
 // Warning is a problem that did not stop the analysis: a file that could

@@ -225,7 +225,7 @@ func (w *walker) present(p string, isDir bool) {
 }
 
 func (w *walker) wanted(p string, mode fs.FileMode, size int64) bool {
-	if distro.Wants(p) {
+	if distro.Wants(p) || w.owners(p) != nil {
 		return true
 	}
 	for _, c := range w.a.catalogers {
@@ -265,7 +265,8 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 			cats = append(cats, c)
 		}
 	}
-	if len(cats) == 0 {
+	owners := w.owners(p)
+	if len(cats) == 0 && len(owners) == 0 {
 		closeDirect()
 		return nil
 	}
@@ -289,6 +290,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 	w.jobs.Go(func() error {
 		defer release()
 		w.catalog(f, cats)
+		w.own(f, owners)
 		return nil
 	})
 	return nil
@@ -354,6 +356,48 @@ func (w *walker) catalog(f *File, cats []Cataloger) {
 		w.r.Files = append(w.r.Files, FileResult{Path: f.Path, Cataloger: c.Name(), Packages: pkgs})
 		w.mu.Unlock()
 	}
+}
+
+// owners returns the catalogers that read ownership from the file at p.
+func (w *walker) owners(p string) []Owner {
+	var out []Owner
+	for _, c := range w.a.catalogers {
+		if o, ok := c.(Owner); ok && o.WantsOwned(p) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// own records which files the OS package manager says it installed.
+func (w *walker) own(f *File, owners []Owner) {
+	for _, o := range owners {
+		owned, err := safeOwned(w.ctx, o, f)
+		if err != nil {
+			w.warn(f.Path, "file ownership: %v", err)
+		}
+		for _, ow := range owned {
+			of := OwnedFiles{List: f.Path, Owner: ow.Owner}
+			for _, p := range ow.Files {
+				if c, _, ok := cleanEntry(p); ok {
+					of.Files = append(of.Files, hashPath(c))
+				}
+			}
+			of.Files.seal()
+			w.mu.Lock()
+			w.r.Owned = append(w.r.Owned, of)
+			w.mu.Unlock()
+		}
+	}
+}
+
+func safeOwned(ctx context.Context, o Owner, f *File) (owned []Ownership, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			owned, err = nil, fmt.Errorf("failed: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return o.Owned(ctx, f)
 }
 
 func safeCatalog(ctx context.Context, c Cataloger, f *File) (pkgs []inventory.Package, err error) {
@@ -461,6 +505,12 @@ func (w *walker) finish() (*LayerResult, error) {
 	})
 	r.Entries.seal()
 	r.NonDirs.seal()
+	sort.Slice(r.Owned, func(i, j int) bool {
+		if r.Owned[i].List != r.Owned[j].List {
+			return r.Owned[i].List < r.Owned[j].List
+		}
+		return r.Owned[i].Owner < r.Owned[j].Owner
+	})
 	sort.Strings(r.Whiteouts)
 	sort.Strings(r.Opaques)
 	return r, nil

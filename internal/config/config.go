@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigilsec/vigil/internal/vulndb"
 )
 
 // Config is everything a Vigil command can be told.
@@ -24,6 +27,30 @@ type Config struct {
 	LayerCache bool `yaml:"layerCache"`
 	// TempDir is where analyses make their private temporary directories.
 	TempDir string `yaml:"tempDir"`
+	// DB configures the vulnerability database.
+	DB DB `yaml:"db"`
+}
+
+// DB configures the vulnerability database.
+type DB struct {
+	// Dir holds the feed files and the database (default CacheDir/db).
+	Dir string `yaml:"dir"`
+	// MaxAge is how old the data may be before a scan warns (and, with
+	// --fail-on-stale-db, refuses): default 7 days.
+	MaxAge time.Duration `yaml:"maxAge"`
+	// Upstream says where `vigil db update` downloads each feed; every
+	// base URL can point at a mirror.
+	Upstream vulndb.Upstream `yaml:"upstream"`
+	// NVDAPIKey is sent to the NVD API (also $VIGIL_NVD_API_KEY).
+	NVDAPIKey string `yaml:"nvdApiKey"`
+}
+
+// DBDir is the database directory.
+func (c *Config) DBDir() string {
+	if c.DB.Dir != "" {
+		return c.DB.Dir
+	}
+	return filepath.Join(c.CacheDir, "db")
 }
 
 // Default returns the configuration used when nothing else is said.
@@ -31,6 +58,10 @@ func Default(getenv func(string) string) Config {
 	return Config{
 		CacheDir:   defaultCacheDir(getenv),
 		LayerCache: true,
+		DB: DB{
+			MaxAge:   7 * 24 * time.Hour,
+			Upstream: vulndb.DefaultUpstream(),
+		},
 	}
 }
 
@@ -83,6 +114,12 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	}
 	if v := getenv("VIGIL_CACHE_DIR"); v != "" {
 		c.CacheDir = v
+	}
+	if v := getenv("VIGIL_DB_DIR"); v != "" {
+		c.DB.Dir = v
+	}
+	if v := getenv("VIGIL_NVD_API_KEY"); v != "" {
+		c.DB.NVDAPIKey = v
 	}
 	return c, nil
 }

@@ -92,6 +92,13 @@ type Package struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
+// MetaOwner is the Metadata key naming the OS package that installed a
+// language package's file ("deb:python3-requests", "apk:py3-yaml"). Such a
+// package is the distribution's: it is patched and tracked through the OS
+// package, so matching it against the language ecosystem's advisories
+// would report fixes the distribution already made.
+const MetaOwner = "vigil.owner"
+
 // Source names a source package.
 type Source struct {
 	Name    string `json:"name"`

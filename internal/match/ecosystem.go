@@ -51,6 +51,11 @@ func queries(p *inventory.Package, d *inventory.Distro) ([]query, string) {
 			}
 			return qs, ""
 		}
+	}
+	if owner := p.Metadata[inventory.MetaOwner]; owner != "" {
+		return nil, "installed by the OS package " + owner + ": matched through it"
+	}
+	switch p.Type {
 	case inventory.Go:
 		if p.Version == "" || p.Version == "(devel)" {
 			return nil, "Go module built without a version"

@@ -49,8 +49,8 @@ type Finding struct {
 	Package    *inventory.Package `json:"-"`
 	// Ecosystem is the advisories' ecosystem ("Debian:12", "Go");
 	// Version the version compared (a Debian package's source version).
-	Ecosystem string `json:"ecosystem"`
-	Version   string `json:"version"`
+	Ecosystem string   `json:"ecosystem"`
+	Version   string   `json:"version"`
 	Fix       FixState `json:"fix"`
 	// FixedVersion is the version that fixes every matched advisory, when
 	// there is one.

@@ -16,6 +16,7 @@ type Composer struct{}
 
 var _ Comparer = Composer{}
 
+// Compare orders a and b; see the Comparer interface.
 func (Composer) Compare(a, b string) (int, error) {
 	na, err := normalizeComposer(a)
 	if err != nil {
@@ -28,6 +29,7 @@ func (Composer) Compare(a, b string) (int, error) {
 	return phpVersionCompare(na, nb), nil
 }
 
+// Valid reports why v is not a Packagist version, or nil.
 func (Composer) Valid(v string) error {
 	_, err := normalizeComposer(v)
 	return err
@@ -305,7 +307,6 @@ func phpCanonical(v string) string {
 	b.WriteByte(v[0])
 	prev := v[0]
 	last := v[0]
-	isNum := func(c byte) bool { return isDigit(c) }
 	put := func(c byte) { b.WriteByte(c); last = c }
 	for i := 1; i < len(v); i++ {
 		c := v[i]
@@ -314,7 +315,7 @@ func phpCanonical(v string) string {
 			if last != '.' {
 				put('.')
 			}
-		case (prev != '.' && !isNum(prev) && isNum(c)) || (isNum(prev) && c != '.' && !isNum(c)):
+		case (prev != '.' && !isDigit(prev) && isDigit(c)) || (isDigit(prev) && c != '.' && !isDigit(c)):
 			if last != '.' {
 				put('.')
 			}

@@ -20,7 +20,7 @@ type dpkgVersion struct {
 
 // Compare orders a and b by epoch, then upstream version, then revision.
 func (Dpkg) Compare(a, b string) (int, error) {
-	return compareWith(a, b, parseDpkg, func(x, y *dpkgVersion) int {
+	return compareWith(a, b, parseDpkg, func(x, y dpkgVersion) int {
 		if x.epoch != y.epoch {
 			return sign(x.epoch - y.epoch)
 		}
@@ -91,12 +91,12 @@ func parseDpkg(s string) (dpkgVersion, error) {
 		return dpkgVersion{}, invalid(scheme, s, "version number does not start with digit")
 	}
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isAlnum(c) && !strings.ContainsRune(".-+~:", rune(c)) {
+		if c := v[i]; !isAlnum(c) && c != '.' && c != '-' && c != '+' && c != '~' && c != ':' {
 			return dpkgVersion{}, invalid(scheme, s, "invalid character in version number")
 		}
 	}
 	for i := 0; i < len(out.revision); i++ {
-		if c := out.revision[i]; !isAlnum(c) && !strings.ContainsRune(".+~", rune(c)) {
+		if c := out.revision[i]; !isAlnum(c) && c != '.' && c != '+' && c != '~' {
 			return dpkgVersion{}, invalid(scheme, s, "invalid character in revision number")
 		}
 	}

@@ -37,10 +37,12 @@ const (
 
 type mavenList struct{ items []mavenItem }
 
+// Compare orders a and b; see the Comparer interface.
 func (Maven) Compare(a, b string) (int, error) {
-	return compareWith(a, b, parseMaven, func(x, y *mavenList) int { return x.cmp(y) })
+	return compareWith(a, b, parseMaven, func(x, y mavenList) int { return x.cmp(&y) })
 }
 
+// Valid reports why v is not a Maven version, or nil.
 func (Maven) Valid(v string) error {
 	_, err := parseMaven(v)
 	return err

@@ -17,10 +17,12 @@ type nugetVersion struct {
 	pre   string    // dot-separated labels, without the '-'
 }
 
+// Compare orders a and b; see the Comparer interface.
 func (NuGet) Compare(a, b string) (int, error) {
 	return compareWith(a, b, parseNuGet, cmpNuGet)
 }
 
+// Valid reports why v is not a NuGet version, or nil.
 func (NuGet) Valid(v string) error {
 	_, err := parseNuGet(v)
 	return err
@@ -97,7 +99,7 @@ func nugetLabels(s string, leadingZeros bool) bool {
 	}
 }
 
-func cmpNuGet(a, b *nugetVersion) int {
+func cmpNuGet(a, b nugetVersion) int {
 	for k := range a.parts {
 		if c := cmpNum(a.parts[k], b.parts[k]); c != 0 {
 			return c

@@ -31,10 +31,12 @@ type pep440 struct {
 	local   string // without '+'; separators any of "-_."
 }
 
+// Compare orders a and b; see the Comparer interface.
 func (PEP440) Compare(a, b string) (int, error) {
 	return compareWith(a, b, parsePEP440, cmpPEP440)
 }
 
+// Valid reports why v is not a PEP 440 version, or nil.
 func (PEP440) Valid(v string) error {
 	_, err := parsePEP440(v)
 	return err
@@ -200,7 +202,7 @@ func cutSep(s, seps string) (head, rest string, more bool) {
 	return s, "", false
 }
 
-func cmpPEP440(a, b *pep440) int {
+func cmpPEP440(a, b pep440) int {
 	if c := cmpNum(a.epoch, b.epoch); c != 0 {
 		return c
 	}
@@ -215,7 +217,7 @@ func cmpPEP440(a, b *pep440) int {
 			return c
 		}
 	}
-	if c := sign(pep440PreKey(a) - pep440PreKey(b)); c != 0 {
+	if c := sign(pep440PreKey(&a) - pep440PreKey(&b)); c != 0 {
 		return c
 	}
 	if a.pre != 0 {

@@ -21,7 +21,7 @@ type rpmVersion struct {
 
 // Compare orders a and b as rpm.vercmp does.
 func (RPM) Compare(a, b string) (int, error) {
-	return compareWith(a, b, parseRPM, func(x, y *rpmVersion) int {
+	return compareWith(a, b, parseRPM, func(x, y rpmVersion) int {
 		if c := rpmvercmp(x.epoch, y.epoch); c != 0 {
 			return c
 		}
@@ -71,7 +71,7 @@ func parseRPM(s string) (rpmVersion, error) {
 	}
 	for _, part := range [2]string{out.version, out.release} {
 		for i := 0; i < len(part); i++ {
-			if c := part[i]; !isAlnum(c) && !strings.ContainsRune("._+~^", rune(c)) {
+			if c := part[i]; !isAlnum(c) && c != '.' && c != '_' && c != '+' && c != '~' && c != '^' {
 				return rpmVersion{}, invalid(scheme, s, "invalid character "+quoteByte(c))
 			}
 		}

@@ -21,10 +21,12 @@ type gemSegment struct {
 	num  bool
 }
 
+// Compare orders a and b; see the Comparer interface.
 func (RubyGems) Compare(a, b string) (int, error) {
-	return compareWith(a, b, parseGem, func(x, y *[]gemSegment) int { return cmpGem(*x, *y) })
+	return compareWith(a, b, parseGem, cmpGem)
 }
 
+// Valid reports why v is not a RubyGems version, or nil.
 func (RubyGems) Valid(v string) error {
 	_, err := parseGem(v)
 	return err

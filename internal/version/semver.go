@@ -25,19 +25,23 @@ type semver struct {
 	pre                 string // without the '-'
 }
 
+// Compare orders a and b; see the Comparer interface.
 func (SemVer) Compare(a, b string) (int, error) {
 	return compareWith(a, b, func(s string) (semver, error) { return parseSemver("semver", s, false) }, cmpSemver)
 }
 
+// Valid reports why v is not a SemVer version, or nil.
 func (SemVer) Valid(v string) error {
 	_, err := parseSemver("semver", v, false)
 	return err
 }
 
+// Compare orders a and b; see the Comparer interface.
 func (Go) Compare(a, b string) (int, error) {
 	return compareWith(a, b, func(s string) (semver, error) { return parseSemver("go", s, true) }, cmpSemver)
 }
 
+// Valid reports why v is not a Go module version, or nil.
 func (Go) Valid(v string) error {
 	_, err := parseSemver("go", v, true)
 	return err
@@ -131,7 +135,7 @@ func semverIdents(s string, pre bool) bool {
 	}
 }
 
-func cmpSemver(a, b *semver) int {
+func cmpSemver(a, b semver) int {
 	if c := cmpNum(a.major, b.major); c != 0 {
 		return c
 	}

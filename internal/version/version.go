@@ -179,7 +179,7 @@ func checkLen(scheme, v string) error {
 
 // compareWith parses both versions with parse and compares them with cmp:
 // the common shape of the schemes that need a parsed form.
-func compareWith[T any](a, b string, parse func(string) (T, error), cmp func(*T, *T) int) (int, error) {
+func compareWith[T any](a, b string, parse func(string) (T, error), cmp func(T, T) int) (int, error) {
 	pa, err := parse(a)
 	if err != nil {
 		return 0, err
@@ -188,5 +188,5 @@ func compareWith[T any](a, b string, parse func(string) (T, error), cmp func(*T,
 	if err != nil {
 		return 0, err
 	}
-	return cmp(&pa, &pb), nil
+	return cmp(pa, pb), nil
 }

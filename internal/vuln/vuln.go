@@ -131,7 +131,15 @@ type Reference struct {
 	URL  string `json:"url"`
 }
 
-// IDs returns the advisory's id followed by its aliases.
+// IDs returns every id this advisory is known by: its own, its aliases,
+// and its upstream id when it derives from exactly one (a distribution's
+// record of one CVE, such as ALPINE-CVE-2019-14697 or DEBIAN-CVE-2024-1).
+// A record deriving from several upstream vulnerabilities is not the same
+// as any one of them, so those stay out.
 func (a *Advisory) IDs() []string {
-	return append([]string{a.ID}, a.Aliases...)
+	ids := append([]string{a.ID}, a.Aliases...)
+	if len(a.Upstream) == 1 {
+		ids = append(ids, a.Upstream[0])
+	}
+	return ids
 }

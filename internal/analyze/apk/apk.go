@@ -29,7 +29,7 @@ type Cataloger struct{}
 var _ analyze.Cataloger = Cataloger{}
 
 func (Cataloger) Name() string { return "apk" }
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // Wants takes the database at its usual place and, for usr-merged images
 // (Wolfi) where lib is a symlink to usr/lib, at usr/lib; the walk offers

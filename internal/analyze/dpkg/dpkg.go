@@ -26,7 +26,7 @@ type Cataloger struct{}
 var _ analyze.Cataloger = Cataloger{}
 
 func (Cataloger) Name() string { return "dpkg" }
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	if p == "var/lib/dpkg/status" {

@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigilsec/vigil/internal/inventory"
+	"github.com/vigilsec/vigil/internal/match"
+	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/sbom"
+	"github.com/vigilsec/vigil/internal/scan"
+	"github.com/vigilsec/vigil/internal/vulndb"
+)
+
+// Exit codes of `vigil scan` beyond the common ones.
+const (
+	// ExitVulnerable: findings at or above --fail-on, or more than a
+	// --max-* threshold allows.
+	ExitVulnerable = 3
+	// ExitStaleDB: the vulnerability database is missing, or older than
+	// --db-max-age with --fail-on-stale-db.
+	ExitStaleDB = 4
+)
+
+type scanFlags struct {
+	src            sourceFlags
+	format, output string
+	severities     []string
+	ignoreUnfixed  bool
+	ignoreFile     string
+	vex            []string
+	failOn         string
+	maxCritical    int
+	maxHigh        int
+	maxMedium      int
+	maxLow         int
+	dbMaxAge       time.Duration
+	failOnStaleDB  bool
+}
+
+var reportFormats = map[string]func(io.Writer, *scan.Report, report.Options) error{
+	"table":     report.WriteTable,
+	"json":      report.WriteJSON,
+	"inspector": report.WriteInspector,
+	"sarif":     report.WriteSARIF,
+	"cyclonedx": report.WriteCycloneDX,
+	"openvex":   report.WriteOpenVEX,
+}
+
+func (a *app) scanCmd() *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan SOURCE",
+		Short: "Find the known vulnerabilities of an image or SBOM",
+		Long: "Inventory an image, match every package against the local vulnerability database\n" +
+			"(see `vigil db`), score each finding and report it.\n\n" + sourceHelp + "\n" +
+			"  sbom:FILE                a CycloneDX or SPDX JSON SBOM\n\n" +
+			"Exit status: 0 when the scan ran and no threshold was crossed; 1 on errors; 2 on a\n" +
+			"bad command line; 3 when findings are at or above --fail-on or exceed a --max-*\n" +
+			"threshold; 4 when the vulnerability database is missing, or older than --db-max-age\n" +
+			"with --fail-on-stale-db.",
+		Example: "  vigil scan oci:./images/app:latest\n" +
+			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
+			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
+			"  vigil scan oci:./app --ignorefile .vigilignore.yaml --vex app.openvex.json --max-critical 0 --max-high 5",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runScan(cmd, args[0], &f)
+		},
+	}
+	fl := cmd.Flags()
+	f.src.register(fl)
+	fl.StringVarP(&f.format, "format", "f", "table", "output format: table, json, inspector (Amazon Inspector findings), sarif, cyclonedx, openvex")
+	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
+	fl.StringSliceVar(&f.severities, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,INFORMATIONAL,UNTRIAGED)")
+	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out findings that have no fix")
+	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of findings to ignore (ids, packages, paths; each with a reason and an optional expiry)")
+	fl.StringSliceVar(&f.vex, "vex", nil, "OpenVEX documents whose not_affected and fixed statements silence findings")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit with status 3 if a finding is of this severity or higher")
+	fl.IntVar(&f.maxCritical, "max-critical", -1, "exit with status 3 if there are more CRITICAL findings than this")
+	fl.IntVar(&f.maxHigh, "max-high", -1, "exit with status 3 if there are more HIGH findings than this")
+	fl.IntVar(&f.maxMedium, "max-medium", -1, "exit with status 3 if there are more MEDIUM findings than this")
+	fl.IntVar(&f.maxLow, "max-low", -1, "exit with status 3 if there are more LOW findings than this")
+	fl.DurationVar(&f.dbMaxAge, "db-max-age", 0, "warn when the vulnerability database is older than this (default from the config: 168h)")
+	fl.BoolVar(&f.failOnStaleDB, "fail-on-stale-db", false, "refuse to scan with a database older than --db-max-age (exit status 4)")
+	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
+	return cmd
+}
+
+func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
+	ctx := cmd.Context()
+	write, ok := reportFormats[f.format]
+	if !ok {
+		return usageError{fmt.Errorf("unknown --format %q: use table, json, inspector, sarif, cyclonedx or openvex", f.format)}
+	}
+	filter := scan.Filter{IgnoreUnfixed: f.ignoreUnfixed, Now: time.Now()}
+	for _, s := range f.severities {
+		sev, err := scan.ParseSeverity(s)
+		if err != nil {
+			return usageError{fmt.Errorf("--severity: %w", err)}
+		}
+		filter.Severities = append(filter.Severities, sev)
+	}
+	th := scan.Thresholds{Max: map[string]int{}}
+	if f.failOn != "" {
+		sev, err := scan.ParseSeverity(f.failOn)
+		if err != nil {
+			return usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+		th.FailOn = sev
+	}
+	for sev, n := range map[string]int{"CRITICAL": f.maxCritical, "HIGH": f.maxHigh, "MEDIUM": f.maxMedium, "LOW": f.maxLow} {
+		if n >= 0 {
+			th.Max[sev] = n
+		}
+	}
+	if f.ignoreFile != "" {
+		ig, err := scan.ReadIgnoreFile(f.ignoreFile)
+		if err != nil {
+			return err
+		}
+		filter.Ignore = ig
+	}
+	if len(f.vex) > 0 {
+		v, err := scan.ReadVEX(f.vex...)
+		if err != nil {
+			return err
+		}
+		filter.VEX = v
+	}
+
+	db, err := a.openDB(ctx, cmd, f)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	rep, err := a.inventory(ctx, cmd, ref, &f.src)
+	if err != nil {
+		return err
+	}
+	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built()}
+	matched, err := match.Match(ctx, db, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
+	if err != nil {
+		return err
+	}
+	rep.Skipped = matched.Skipped
+	if rep.Findings, err = scan.Score(ctx, db, matched.Findings); err != nil {
+		return err
+	}
+	filter.Apply(rep)
+
+	err = writeOutput(a.env.Out, f.output, func(w io.Writer) error {
+		return write(w, rep, report.Options{
+			Tool: "vigil", Version: Version(), Now: rep.Time,
+			Color: f.output == "" && a.env.IsTerminal && a.env.Getenv("NO_COLOR") == "",
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if v := th.Violations(rep.Findings); len(v) > 0 {
+		return withCode(ExitVulnerable, errors.New(strings.Join(v, "; ")))
+	}
+	return nil
+}
+
+// openDB opens the vulnerability database and checks its age.
+func (a *app) openDB(ctx context.Context, cmd *cobra.Command, f *scanFlags) (*vulndb.DB, error) {
+	dir := a.cfg.DBDir()
+	if fl := cmd.Flags().Lookup("db-dir"); fl != nil && fl.Changed {
+		dir = fl.Value.String()
+	}
+	d, err := vulndb.NewDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := vulndb.Open(ctx, d.DatabasePath())
+	if errors.Is(err, vulndb.ErrNoDatabase) {
+		return nil, withCode(ExitStaleDB, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	maxAge := f.dbMaxAge
+	if maxAge == 0 {
+		maxAge = a.cfg.DB.MaxAge
+	}
+	if old := time.Since(db.Built()); maxAge > 0 && old > maxAge {
+		msg := fmt.Sprintf("the vulnerability database was built %s ago, more than the %s allowed (run `vigil db update`)", age(old), maxAge)
+		if f.failOnStaleDB {
+			db.Close()
+			return nil, withCode(ExitStaleDB, errors.New(msg))
+		}
+		a.log.Warn(msg, "db", db.Path())
+	}
+	return db, nil
+}
+
+// inventory makes the report's subject, distribution and packages from
+// an image, or from an SBOM with the sbom: prefix.
+func (a *app) inventory(ctx context.Context, cmd *cobra.Command, ref string, src *sourceFlags) (*scan.Report, error) {
+	rep := &scan.Report{Time: time.Now().UTC()}
+	if name, ok := strings.CutPrefix(ref, "sbom:"); ok {
+		fh, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		subj, inv, err := sbom.Decode(fh)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rep.Subject = scan.Subject{Name: subj.Name, Digest: subj.Digest, Platform: subj.Platform, RepoTags: subj.RepoTags, Layers: subj.Layers}
+		if rep.Subject.Name == "" {
+			rep.Subject.Name = ref
+		}
+		rep.Distro, rep.Packages = inv.Distro, inv.Packages
+		return rep, nil
+	}
+	img, res, err := a.analyzeSource(ctx, cmd, ref, src)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	rep.Subject = scan.Subject{Name: img.Name, Digest: img.Digest, Platform: img.Platform, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests}
+	if img.Config != nil {
+		rep.Subject.Created = img.Config.Created.Time
+	}
+	for _, l := range img.Layers {
+		rep.Subject.Layers = append(rep.Subject.Layers, inventory.LayerRef{Index: l.Index, DiffID: l.DiffID, Digest: l.Digest})
+	}
+	rep.Distro, rep.Packages, rep.Warnings = res.Inventory.Distro, res.Inventory.Packages, res.Warnings
+	return rep, nil
+}
