@@ -14,7 +14,12 @@ import (
 // '0' compares as a string with its counterpart (1.01 < 1.1), as in
 // Gentoo. A version without -rN sorts before any -rN of the same version,
 // which is what the Alpine secdb's occasional revision-less fixed
-// versions need.
+// versions need. A ~hash sorts after the same version without one, and,
+// as apk-tools ranks it, after that version's -rN revisions too; two hashes
+// compare as strings.
+//
+// Numbers compare by value whatever their length, where apk-tools would
+// overflow a 64-bit integer past 19 digits.
 //
 // A version that apk's validator rejects is an error here, although
 // apk-tools still orders it by its valid prefix.

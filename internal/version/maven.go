@@ -15,6 +15,10 @@ import "strings"
 //   - trailing zeros and empty qualifiers are dropped, so 1 = 1.0 = 1-0 =
 //     1.0.0-ga.
 //
+// Maven's order is not transitive in a corner this comparator reproduces:
+// a sub-list starting with 0 sorts below the release (1-0.alpha < 1, since
+// MNG-6964) but above every qualifier (1-0.alpha > 1-sp > 1).
+//
 // Maven accepts any string; here a version must be printable ASCII without
 // spaces.
 type Maven struct{}
