@@ -48,21 +48,29 @@ type sbomJSON struct {
 
 func runVigil(t *testing.T, args ...string) (stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
 	cache := t.TempDir()
-	code := Main(context.Background(), append(args, "--cache-dir", cache), Env{
-		Out: &out, Err: &errb,
-		Getenv: func(k string) string {
-			if k == "HOME" {
-				return cache
-			}
-			return ""
-		},
-	})
+	return runVigilEnv(t, map[string]string{"HOME": cache, "VIGIL_CACHE_DIR": cache}, args...)
+}
+
+// runVigilEnv runs the command line in-process with the given environment
+// and fails the test unless it exits 0.
+func runVigilEnv(t *testing.T, env map[string]string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, out, errs := runVigilCode(env, args...)
 	if code != 0 {
-		t.Fatalf("vigil %s: exit %d\n%s", strings.Join(args, " "), code, errb.String())
+		t.Fatalf("vigil %s: exit %d\n%s", strings.Join(args, " "), code, errs)
 	}
-	return out.String(), errb.String()
+	return out, errs
+}
+
+// runVigilCode runs the command line and returns its exit code and output.
+func runVigilCode(env map[string]string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, Env{
+		Out: &out, Err: &errb,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return code, out.String(), errb.String()
 }
 
 func sbomOf(t *testing.T, ref string) *sbomJSON {
