@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -196,7 +197,7 @@ func cdxVulnerability(fs []*scan.Finding, r *scan.Report, refs *pkgRefs, bom *cd
 		v.Source = &cdx.Source{Name: first.Source, URL: absURL(first.SourceURL)}
 	}
 	var others []cdx.VulnerabilityReference
-	for _, id := range first.Aliases {
+	for _, id := range uniq(first.Aliases) {
 		others = append(others, cdx.VulnerabilityReference{ID: id, Source: &cdx.Source{Name: idSource(id), URL: idURL(id)}})
 	}
 	if len(others) > 0 {
@@ -248,7 +249,7 @@ func cdxVulnerability(fs []*scan.Finding, r *scan.Report, refs *pkgRefs, bom *cd
 			adv = append(adv, cdx.Advisory{URL: u})
 		}
 	}
-	for _, id := range first.Related {
+	for _, id := range uniq(first.Related) {
 		if u := idURL(id); u != "" {
 			adv = append(adv, cdx.Advisory{Title: id, URL: u})
 		}
@@ -352,6 +353,7 @@ func idSource(id string) string {
 // idURL is a page about an id, for the databases that have one.
 func idURL(id string) string {
 	prefix, _, _ := strings.Cut(id, "-")
+	id = url.PathEscape(id)
 	switch prefix {
 	case "CVE":
 		return "https://nvd.nist.gov/vuln/detail/" + id

@@ -122,10 +122,15 @@ func TestFixtureIsRealData(t *testing.T) {
 			if got.Published.Year() <= 1 && !w.Published.IsZero() {
 				t.Errorf("%s: record has no published date, fixture %v", id, w.Published)
 			}
-			for i, af := range w.Affected {
-				if i >= len(got.Affected) || af.Package != got.Affected[i].Package ||
-					!sameEvents(af.Ranges, got.Affected[i].Ranges) {
-					t.Errorf("%s: affected %d differs from the record", id, i)
+			// The fixture keeps the affected entries of the packages it
+			// is about.
+			for _, af := range w.Affected {
+				ok := false
+				for _, g := range got.Affected {
+					ok = ok || (af.Package == g.Package && sameEvents(af.Ranges, g.Ranges))
+				}
+				if !ok {
+					t.Errorf("%s: no affected entry %s with the fixture's ranges", id, af.Package.Name)
 				}
 			}
 		}
