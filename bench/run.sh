@@ -87,4 +87,20 @@ for src in "${sources[@]}"; do
 		printf "| %s | %.1f / %.1f | %.3f | %.3f | %.0f | %.0f | %.2f× | %s | %s | %s |\n",
 			n, st/1e6, r/1e6, f, v, r/1e6/v, vk/1024, v/f, ss, sm, ra }'
 done
+
+# Scanning: the same images with a warm vulnerability database (every feed
+# in the shared test data), against inventory alone: what matching and
+# scoring add.
+export VIGIL_CACHE_DIR=$out/cache
+"$out/vigil" db import "$TESTDATA/vulndb" >/dev/null 2>&1
+echo
+echo "| image | vigil sbom s | vigil scan s | matching adds ms | findings |"
+echo "|---|---|---|---|---|"
+for src in "${sources[@]}"; do
+	name=${src#*:}; name=${name%:latest}; name=$(basename "$name")
+	read -r ss _ <<<"$(measure "$out/vigil" sbom "$src" --no-layer-cache --progress=false --format json --output /dev/null)"
+	read -r sc _ <<<"$(measure "$out/vigil" scan "$src" --no-layer-cache --progress=false --format json --output /dev/null)"
+	n=$("$out/vigil" scan "$src" --no-layer-cache --progress=false --format json 2>/dev/null | grep -c '"title"' || true)
+	awk -v n="$name" -v a="$ss" -v b="$sc" -v f="$n" 'BEGIN { printf "| %s | %.3f | %.3f | %.0f | %s |\n", n, a, b, (b-a)*1000, f }'
+done
 } | tee "$out/results.md"

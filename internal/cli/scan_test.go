@@ -174,3 +174,20 @@ func TestScanIgnoreAndVEX(t *testing.T) {
 		t.Errorf("--ignore-unfixed dropped fixed findings: %v", got)
 	}
 }
+
+// TestScanDebianImages scans the built Debian images with the DSA and DLA
+// lists: every fix they list predates the installed versions, so there
+// must be no findings at all.
+func TestScanDebianImages(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}
+	runVigilEnv(t, env, "db", "import", testenv.Shared(t, "vulndb/debian"))
+	for _, name := range []string{"debian-bookworm-minbase", "debian-bullseye-app"} {
+		t.Run(name, func(t *testing.T) {
+			out, _ := runVigilEnv(t, env, "scan", "oci:"+testenv.Image(t, name)+":latest", "--format", "json")
+			if got := scanIDs(t, out); len(got) != 0 {
+				t.Errorf("false positives: %v", got)
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ import (
 )
 
 // importDB builds a database from shared test data paths.
-func importDB(t *testing.T, rel ...string) *vulndb.DB {
+func importDB(t testing.TB, rel ...string) *vulndb.DB {
 	t.Helper()
 	var paths []string
 	for _, r := range rel {
@@ -43,7 +43,7 @@ func importDB(t *testing.T, rel ...string) *vulndb.DB {
 
 // osInventory reads a real package database and os-release from the shared
 // test roots, with the distribution detected from the root's own files.
-func osInventory(t *testing.T, root string, c analyze.Cataloger, dbPath string) *inventory.Inventory {
+func osInventory(t testing.TB, root string, c analyze.Cataloger, dbPath string) *inventory.Inventory {
 	t.Helper()
 	dir := testenv.Shared(t, "os/"+root)
 	data, err := os.ReadFile(filepath.Join(dir, dbPath))
@@ -210,5 +210,30 @@ func TestDebianPositiveControl(t *testing.T) {
 				t.Errorf("%s reported at its fixed version", tc.dsa)
 			}
 		}
+	}
+}
+
+// BenchmarkMatch matches the real Debian bullseye root's packages against
+// the DSA/DLA lists, and the Alpine 3.7.3 root's against the secdb: the
+// cost matching adds to a scan with a warm database.
+func BenchmarkMatch(b *testing.B) {
+	for _, tc := range []struct {
+		name, root, db, file string
+		c                    analyze.Cataloger
+	}{
+		{"debian-bullseye", "debian-bullseye", "vulndb/debian", "var/lib/dpkg/status", dpkg.Cataloger{}},
+		{"alpine-3.7.3", "alpine-3.7.3", "vulndb/alpine-secdb", "lib/apk/db/installed", apk.Cataloger{}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			db := importDB(b, tc.db)
+			inv := osInventory(b, tc.root, tc.c, tc.file)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := match.Match(context.Background(), db, inv); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(inv.Packages)), "packages")
+		})
 	}
 }
