@@ -40,6 +40,9 @@ import (
 // The serial number is a name-based UUID of the document's content, so
 // the same report and time give the same bytes.
 func WriteCycloneDX(w io.Writer, r *scan.Report, opts Options) error {
+	if r == nil {
+		return errNoReport("cyclonedx")
+	}
 	opts = opts.resolve(r)
 	bom, err := inventoryBOM(r, opts)
 	if err != nil {
@@ -112,31 +115,33 @@ type pkgRefs struct {
 	byKey map[string]string
 }
 
-func pkgKey(p *inventory.Package, d *inventory.Distro) string {
-	return purlOf(p, d) + "\x00" + p.Path + "\x00" + fmt.Sprint(p.Layer.Index)
-}
+func pkgKey(purl, path string) string { return purl + "\x00" + path }
 
-// packageRefs pairs the report's packages with the BOM's components:
-// package sbom writes one library component per package, in order,
-// after the operating system's.
+// packageRefs pairs the report's packages with the BOM's components.
+// Package sbom writes one library component per package, in order, after
+// the operating system's; should that change, components are found by
+// purl and first location instead.
 func packageRefs(r *scan.Report, bom *cdx.BOM) *pkgRefs {
 	pr := &pkgRefs{r: r, byPtr: map[*inventory.Package]string{}, byKey: map[string]string{}}
 	var libs []cdx.Component
 	if bom.Components != nil {
 		for _, c := range *bom.Components {
-			if c.Type != cdx.ComponentTypeOS {
-				libs = append(libs, c)
+			if c.Type == cdx.ComponentTypeOS {
+				continue
+			}
+			libs = append(libs, c)
+			loc := ""
+			if c.Evidence != nil && c.Evidence.Occurrences != nil && len(*c.Evidence.Occurrences) > 0 {
+				loc = (*c.Evidence.Occurrences)[0].Location
+			}
+			if k := pkgKey(c.PackageURL, loc); pr.byKey[k] == "" {
+				pr.byKey[k] = c.BOMRef
 			}
 		}
 	}
-	if len(libs) != len(r.Packages) {
-		return pr
-	}
-	for i := range r.Packages {
-		p := &r.Packages[i]
-		pr.byPtr[p] = libs[i].BOMRef
-		if k := pkgKey(p, r.Distro); pr.byKey[k] == "" {
-			pr.byKey[k] = libs[i].BOMRef
+	if len(libs) == len(r.Packages) {
+		for i := range r.Packages {
+			pr.byPtr[&r.Packages[i]] = libs[i].BOMRef
 		}
 	}
 	return pr
@@ -149,11 +154,11 @@ func (pr *pkgRefs) ref(p *inventory.Package, bom *cdx.BOM) string {
 	if ref, ok := pr.byPtr[p]; ok {
 		return ref
 	}
-	k := pkgKey(p, pr.r.Distro)
+	purl := purlOf(p, pr.r.Distro)
+	k := pkgKey(purl, p.Path)
 	if ref, ok := pr.byKey[k]; ok {
 		return ref
 	}
-	purl := purlOf(p, pr.r.Distro)
 	ref := "finding-package:" + fingerprint(k)
 	c := cdx.Component{BOMRef: ref, Type: cdx.ComponentTypeLibrary, Name: p.Name, Version: p.Version, PackageURL: purl}
 	if c.Name == "" {

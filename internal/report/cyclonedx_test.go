@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,5 +217,23 @@ func TestCycloneDXPackageNotInInventory(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no component %q", ref)
+	}
+}
+
+// A finding whose package is a copy of an inventory package (a report
+// read back from JSON) affects that package's component.
+func TestCycloneDXPackageCopy(t *testing.T) {
+	r := testReport(t)
+	f := finding(t, r, "CVE-2023-0286")
+	cp := *f.Pkg
+	f.Pkg = &cp
+	d, _ := cdxOut(t, r, testOptions())
+	if len(d.Components) != len(r.Packages)+1 {
+		t.Errorf("%d components, want no new one", len(d.Components))
+	}
+	for _, v := range d.Vulnerabilities {
+		if v.ID == "CVE-2023-0286" && !strings.HasPrefix(v.Affects[0].Ref, "pkg:deb/debian/libssl1.1@") {
+			t.Errorf("affects %s", v.Affects[0].Ref)
+		}
 	}
 }

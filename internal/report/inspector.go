@@ -60,6 +60,8 @@ import (
 //   - resources[0] is the image: id is its ECR image ARN
 //     (arn:aws:ecr:REGION:ACCOUNT:repository/REPO/sha256:…); registry is
 //     the account id; repositoryName comes from the image reference;
+//     imageHash is the manifest digest, empty for a root filesystem,
+//     which has none;
 //     pushedAt is the image's creation time from its config (Vigil does
 //     not know when it was pushed); platform is derived from the
 //     distribution (DEBIAN_12, ALPINE_LINUX_3_20). author, lastInUseAt
@@ -217,6 +219,9 @@ const maxDescription = 1024
 // ignored (SUPPRESSED), to Inspector findings. It fails only when the
 // account id or region cannot make a valid ARN.
 func NewInspectorFindings(r *scan.Report, opts Options) ([]InspectorFinding, error) {
+	if r == nil {
+		return nil, errNoReport("inspector")
+	}
 	opts = opts.resolve(r)
 	if !accountRE.MatchString(opts.AccountID) {
 		return nil, fmt.Errorf("report: inspector: account id %q is not 12 digits", opts.AccountID)

@@ -174,8 +174,12 @@ type Fix struct {
 	Version string         `json:"version,omitempty"`
 }
 
-// NewDocument builds the JSON document of a report.
+// NewDocument builds the JSON document of a report; a nil report gives
+// the document of an empty one.
 func NewDocument(r *scan.Report, opts Options) *Document {
+	if r == nil {
+		r = &scan.Report{}
+	}
 	opts = opts.resolve(r)
 	active, ignored := findings(r)
 	d := &Document{
@@ -254,6 +258,9 @@ func jsonFinding(f *scan.Finding) Finding {
 
 // WriteJSON writes the report as a Document, indented.
 func WriteJSON(w io.Writer, r *scan.Report, opts Options) error {
+	if r == nil {
+		return errNoReport("json")
+	}
 	return writeJSON(w, "json", NewDocument(r, opts))
 }
 

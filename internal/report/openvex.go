@@ -39,6 +39,9 @@ const OpenVEXContext = "https://openvex.dev/ns/v0.2.0"
 // gives a document with no statements, which the OpenVEX JSON schema,
 // wanting at least one, does not accept: there is nothing to state.
 func WriteOpenVEX(w io.Writer, r *scan.Report, opts Options) error {
+	if r == nil {
+		return errNoReport("openvex")
+	}
 	opts = opts.resolve(r)
 	doc := vexDoc{
 		Context:    OpenVEXContext,

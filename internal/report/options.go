@@ -3,6 +3,7 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"math"
 	"path"
 	"strings"
@@ -60,6 +61,11 @@ func (o Options) resolve(r *scan.Report) Options {
 	}
 	o.Now = o.Now.UTC()
 	return o
+}
+
+// errNoReport is the error of a writer given no report.
+func errNoReport(format string) error {
+	return errors.New("report: " + format + ": no report")
 }
 
 // toolName is "vigil 1.4.0", or just the name when the version is unknown.

@@ -11,33 +11,6 @@ import (
 	"github.com/vigilsec/vigil/internal/score"
 )
 
-// SARIF: one run whose driver has one rule per vulnerability id and one
-// result per finding, in the subset of SARIF 2.1.0 that GitHub code
-// scanning reads:
-//
-//   - rule: id (the vulnerability id), shortDescription (the first
-//     sentence of the description), fullDescription, help (text and a
-//     Markdown table of the affected packages), helpUri (the advisory),
-//     properties.security-severity (the highest score among the rule's
-//     findings, as GitHub wants it: a number in a string; absent when
-//     nothing scored the vulnerability) and properties.tags;
-//   - result: ruleId and ruleIndex, level (error for CRITICAL and HIGH,
-//     warning for MEDIUM, note for LOW, INFORMATIONAL and UNTRIAGED), a
-//     message naming the package, its version, the severity and the fix,
-//     one location — the file in the image the package was read from,
-//     relative to the image root, or the repository name when there is
-//     none — and partialFingerprints["vigilFinding/v1"], a hash of the
-//     repository, package and file and vulnerability id that stays the
-//     same when the image is rebuilt or the package upgraded but still
-//     vulnerable. (primaryLocationLineHash is GitHub's own key, computed
-//     from source lines, and is left to it.)
-//   - ignored findings are results with a suppression of kind
-//     "external" whose justification is the reason, which GitHub shows
-//     as dismissed.
-//
-// GitHub bounds shortDescription and fullDescription to 1,024
-// characters; they are cut to fit.
-
 const (
 	sarifSchema       = "https://json.schemastore.org/sarif-2.1.0.json"
 	sarifVersion      = "2.1.0"
@@ -142,9 +115,38 @@ func sarifLevel(severity string) string {
 	return sarifLevelNote
 }
 
-// WriteSARIF writes the report as a SARIF 2.1.0 log (see the comment on
-// sarifLog's constants above for what goes where).
+// WriteSARIF writes the report as a SARIF 2.1.0 log: one run whose
+// driver has one rule per vulnerability id and one result per finding, in
+// the subset of SARIF that GitHub code scanning reads.
+//
+//   - A rule has the vulnerability id; shortDescription, the first
+//     sentence of the description; fullDescription; help, in text and as
+//     a Markdown table of the affected packages; helpUri, the advisory;
+//     properties.security-severity, the highest score among the rule's
+//     findings as GitHub wants it (a number in a string; absent when
+//     nothing scored the vulnerability); properties.tags ("security",
+//     "vulnerability", the severity, "known-exploited" for KEV).
+//   - A result has ruleId and ruleIndex; level, error for CRITICAL and
+//     HIGH, warning for MEDIUM, note for LOW, INFORMATIONAL and
+//     UNTRIAGED; a message naming the package, its version, the severity,
+//     the fix and the layer; one location, the file in the image the
+//     package was read from, relative to the image root (the repository
+//     name when the package has no file); and
+//     partialFingerprints["vigilFinding/v1"], a hash of the repository,
+//     the package's type, name and file, and the vulnerability id, which
+//     stays the same when the image is rebuilt or the package upgraded
+//     but still vulnerable. primaryLocationLineHash is GitHub's own key,
+//     computed from source lines, and is left to it.
+//   - An ignored finding is a result with a suppression of kind
+//     "external" whose justification is the reason; GitHub shows it as
+//     dismissed.
+//
+// GitHub bounds shortDescription and fullDescription to 1,024
+// characters; they are cut to fit.
 func WriteSARIF(w io.Writer, r *scan.Report, opts Options) error {
+	if r == nil {
+		return errNoReport("sarif")
+	}
 	opts = opts.resolve(r)
 	active, ignored := findings(r)
 	scan.Sort(active)
@@ -242,18 +244,24 @@ func sarifHelpOf(id, desc string, fs []*scan.Finding, worst *scan.Finding) sarif
 		sev += " " + strconv.FormatFloat(worst.Score.Score, 'f', 1, 64)
 	}
 	fmt.Fprintf(&text, "%s (%s)\n\n%s\n\n", id, sev, desc)
-	fmt.Fprintf(&md, "**%s** (%s)\n\n%s\n\n| Package | Installed | Fix | File |\n| --- | --- | --- | --- |\n", mdEscape(id), sev, mdEscape(desc))
+	fmt.Fprintf(&md, "**%s** (%s)\n\n%s\n\n| Package | Installed | Fix | File |\n| --- | --- | --- | --- |\n", mdCell(id), sev, mdText(desc))
 	for _, f := range fs {
 		p := pkgOf(f)
 		fmt.Fprintf(&text, "%s %s: %s (%s)\n", p.Name, p.Version, fixLabel(f), p.Path)
-		fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", mdEscape(p.Name), mdEscape(p.Version), mdEscape(fixLabel(f)), mdEscape(p.Path))
+		fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", mdCell(p.Name), mdCell(p.Version), mdCell(fixLabel(f)), mdCell(p.Path))
 	}
-	if refs := uniq([]string{worst.SourceURL}, worst.References); len(refs) > 0 {
+	var refs []string
+	for _, u := range uniq([]string{worst.SourceURL}, worst.References) {
+		if u = absURL(u); u != "" {
+			refs = append(refs, u)
+		}
+	}
+	if len(refs) > 0 {
 		text.WriteString("\nReferences:\n")
 		md.WriteString("\nReferences:\n")
 		for _, u := range refs {
 			fmt.Fprintf(&text, "%s\n", u)
-			fmt.Fprintf(&md, "- %s\n", mdEscape(u))
+			fmt.Fprintf(&md, "- <%s>\n", u)
 		}
 	}
 	return sarifHelp{Text: text.String(), Markdown: md.String()}
@@ -314,7 +322,13 @@ func absURL(u string) string {
 	return p.String()
 }
 
-// mdEscape keeps text from breaking the Markdown table or adding markup.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`).Replace(s)
+// mdText keeps feed text from adding HTML to the Markdown help.
+func mdText(s string) string {
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(s)
+}
+
+// mdCell keeps text in one table cell: no line breaks, no column
+// separators.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(mdText(s))
 }

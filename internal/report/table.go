@@ -38,6 +38,9 @@ const colorReset = "\x1b[0m"
 // finding, findings by score — and a summary of counts per severity.
 // Ignored findings are listed after the summary with the reason.
 func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
+	if r == nil {
+		return errNoReport("table")
+	}
 	opts = opts.resolve(r)
 	t := &table{opts: opts}
 	t.header(r)

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -189,4 +191,32 @@ func lineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+func TestNilReport(t *testing.T) {
+	for name, write := range map[string]func(io.Writer, *scan.Report, Options) error{
+		"table": WriteTable, "json": WriteJSON, "inspector": WriteInspector,
+		"sarif": WriteSARIF, "cyclonedx": WriteCycloneDX, "openvex": WriteOpenVEX,
+	} {
+		if err := write(io.Discard, nil, Options{}); err == nil || err.Error() != "report: "+name+": no report" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+func TestWriteError(t *testing.T) {
+	r := testReport(t)
+	for name, write := range map[string]func(io.Writer, *scan.Report, Options) error{
+		"table": WriteTable, "json": WriteJSON, "inspector": WriteInspector,
+		"sarif": WriteSARIF, "cyclonedx": WriteCycloneDX, "openvex": WriteOpenVEX,
+	} {
+		err := write(failWriter{}, r, testOptions())
+		if err == nil || !strings.HasPrefix(err.Error(), "report: "+name+": ") || !errors.Is(err, io.ErrClosedPipe) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
