@@ -271,4 +271,3 @@ func runVigilIn(t *testing.T, dir string, args ...string) (string, string) {
 	t.Helper()
 	return runVigilEnv(t, map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}, args...)
 }
-
