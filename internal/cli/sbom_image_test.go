@@ -32,12 +32,13 @@ type sbomJSON struct {
 		VersionID string `json:"versionId"`
 	} `json:"distro"`
 	Packages []struct {
-		Type    string `json:"type"`
-		Name    string `json:"name"`
-		Version string `json:"version"`
-		Path    string `json:"path"`
-		PURL    string `json:"purl"`
-		Layer   struct {
+		Type     string            `json:"type"`
+		Name     string            `json:"name"`
+		Version  string            `json:"version"`
+		Path     string            `json:"path"`
+		PURL     string            `json:"purl"`
+		Metadata map[string]string `json:"metadata"`
+		Layer    struct {
 			Index  int    `json:"index"`
 			DiffID string `json:"diffId"`
 			Digest string `json:"digest"`
@@ -443,6 +444,7 @@ func TestSBOMMatchesImages(t *testing.T) {
 			if len(doc.Warnings) > 0 {
 				t.Errorf("warnings: %s", doc.Warnings)
 			}
+			checkOwners(t, l, doc)
 			if doc.Distro == nil {
 				t.Fatal("no distribution")
 			}
@@ -523,4 +525,49 @@ func TestSBOMMinirootfs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkOwners compares the OS package Vigil says installed each language
+// package's file with what `dpkg-query -S` says of the unpacked image.
+func checkOwners(t *testing.T, l *layout, doc *sbomJSON) {
+	t.Helper()
+	admin := filepath.Join(l.rootfs, "var", "lib", "dpkg")
+	if _, err := os.Stat(filepath.Join(admin, "status")); err != nil {
+		return
+	}
+	var paths []string
+	for _, p := range doc.Packages {
+		if p.Type != "deb" {
+			paths = append(paths, strings.SplitN(p.Path, "!/", 2)[0])
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	// dpkg-query -S exits 1 when some path belongs to no package; its
+	// output still lists the others.
+	out, _ := exec.Command(testenv.Tool(t, "dpkg-query"), append([]string{"--admindir=" + admin, "-S"}, paths...)...).Output()
+	want := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkgs, path, ok := strings.Cut(line, ": ")
+		if !ok || strings.Contains(pkgs, "diversion") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.Split(pkgs, ", ")[0], ":")
+		want[path] = "deb:" + name
+	}
+	owned := 0
+	for _, p := range doc.Packages {
+		if p.Type == "deb" {
+			continue
+		}
+		file := strings.SplitN(p.Path, "!/", 2)[0]
+		if got := p.Metadata["vigil.owner"]; got != want[file] {
+			t.Errorf("%s %s at %s: owner %q, dpkg-query -S says %q", p.Type, p.Name, file, got, want[file])
+		}
+		if want[file] != "" {
+			owned++
+		}
+	}
+	t.Logf("%d language packages installed by dpkg packages", owned)
 }
