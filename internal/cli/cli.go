@@ -105,7 +105,8 @@ func (a *app) root() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.config, "config", "", "configuration file (default $VIGIL_CONFIG, then ~/.config/vigil/config.yaml)")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages")
 	root.PersistentFlags().String("cache-dir", "", "directory for the vulnerability database and layer cache (default: the user cache directory + /vigil)")
-	root.AddCommand(a.sbomCmd(), a.scanCmd(), a.dbCmd())
+	root.AddCommand(a.sbomCmd(), a.scanCmd(), a.dbCmd(), a.serveCmd(), a.workerCmd())
+	root.AddCommand(a.remoteCmds()...)
 	return root
 }
 

@@ -117,3 +117,14 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 	}
 	return "", false
 }
+
+// Supported reports whether the OS packages of distribution d can be
+// matched: Vigil knows which advisories cover it.
+func Supported(d *inventory.Distro) bool {
+	for _, t := range []inventory.Type{inventory.Deb, inventory.APK, inventory.RPM} {
+		if _, ok := distroEcosystem(t, d); ok {
+			return true
+		}
+	}
+	return false
+}

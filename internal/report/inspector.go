@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -190,6 +191,17 @@ type ECRContainerImage struct {
 // since the Unix epoch, as a JSON number with up to millisecond
 // precision (1725468938.411).
 type Epoch time.Time
+
+// UnmarshalJSON reads epoch seconds (with a fraction), so that stored
+// findings can be read back.
+func (e *Epoch) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("report: epoch time %s: %w", b, err)
+	}
+	*e = Epoch(time.UnixMilli(int64(math.Round(f * 1000))).UTC())
+	return nil
+}
 
 // MarshalJSON writes the epoch seconds.
 func (e Epoch) MarshalJSON() ([]byte, error) {

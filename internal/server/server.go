@@ -1,0 +1,437 @@
+// Package server is `vigil serve`: the registry under /v2/, the API under
+// /api/, and scan workers, on one address, sharing one store. Everything a
+// request acknowledges is in the store before the response goes out, and
+// no process keeps state another could not take over: several servers (and
+// `vigil worker` processes) can share one PostgreSQL store and one object
+// storage.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/analyze/catalog"
+	"github.com/vigilsec/vigil/internal/api"
+	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/events"
+	"github.com/vigilsec/vigil/internal/lifecycle"
+	"github.com/vigilsec/vigil/internal/registry"
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/open"
+	"github.com/vigilsec/vigil/internal/vulndb"
+	"github.com/vigilsec/vigil/internal/worker"
+)
+
+// Config is what `vigil serve` and `vigil worker` are told.
+type Config struct {
+	// Addr is the listening address (":5000").
+	Addr string
+	// DataDir holds the SQLite store, registry blobs (unless S3 is
+	// used), the registry secret and the initial admin token.
+	DataDir string
+	// Store is the store's DSN: empty for SQLite in DataDir,
+	// "postgres://…" for PostgreSQL.
+	Store string
+	// S3, when set, keeps registry blobs in S3-compatible storage.
+	S3 *registry.S3Options
+	// NoAuth switches authentication off, for local use only.
+	NoAuth bool
+	// Workers is the number of scan workers in this process (0: none).
+	Workers int
+	// DBDir is the vulnerability database directory; DBCheck how often
+	// to look for a new database; DBUpdate how often to download feeds
+	// (0: never — run `vigil db update` instead).
+	DBDir    string
+	DBCheck  time.Duration
+	DBUpdate time.Duration
+	Upstream vulndb.Upstream
+	// Account and Region go into ARNs and events.
+	Account, Region string
+	// RegistryHost names the registry in findings; default from Addr.
+	RegistryHost string
+	// Lease is how long a job claim lasts without renewal.
+	Lease time.Duration
+	// Secret signs registry upload state; processes sharing storage must
+	// share it. Empty: read from (or created in) DataDir.
+	Secret  string
+	TempDir string
+	Log     *slog.Logger
+}
+
+// Server is a running `vigil serve`.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	registry *registry.Registry
+	dbs      *databases
+	emitter  events.Emitter
+	auth     *auth.Authenticator
+	wake     chan struct{}
+	analyzer *analyze.Analyzer
+	handler  http.Handler
+}
+
+// New opens the store (applying migrations), the registry storage and the
+// vulnerability database.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.DBCheck <= 0 {
+		cfg.DBCheck = 30 * time.Second
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.RegistryHost == "" {
+		cfg.RegistryHost = hostOf(cfg.Addr)
+	}
+	dsn := cfg.Store
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "vigil.db")
+	}
+	st, err := open.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Log, store: st,
+		dbs:     &databases{path: filepath.Join(cfg.DBDir, "vulndb.sqlite")},
+		emitter: events.Emitter{Account: cfg.Account, Region: cfg.Region},
+		auth:    &auth.Authenticator{Tokens: st, Disabled: cfg.NoAuth},
+		wake:    make(chan struct{}, 1),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	secret := cfg.Secret
+	if secret == "" {
+		if secret, err = fileSecret(filepath.Join(cfg.DataDir, "registry-secret")); err != nil {
+			return nil, err
+		}
+	}
+	ropts := registry.Options{
+		Secret:    secret,
+		Authorize: s.authorizeRegistry,
+		OnPush:    s.onPush,
+		OnDelete:  s.onDelete,
+		OnPull:    s.onPull,
+		Logger:    cfg.Log,
+	}
+	if cfg.S3 != nil {
+		ropts.S3 = cfg.S3
+	} else {
+		ropts.FilesystemRoot = filepath.Join(cfg.DataDir, "registry")
+	}
+	if s.registry, err = registry.New(ctx, ropts); err != nil {
+		return nil, err
+	}
+	aopts := []analyze.Option{analyze.WithCache(worker.LayerCache{Store: st})}
+	if cfg.TempDir != "" {
+		aopts = append(aopts, analyze.WithTempDir(cfg.TempDir))
+	}
+	if s.analyzer, err = analyze.New(catalog.Default(), aopts...); err != nil {
+		return nil, err
+	}
+	if _, err := s.dbs.refresh(ctx); err != nil {
+		cfg.Log.Warn("vulnerability database unreadable", "err", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", s.registry)
+	mux.Handle("/v2", s.registry)
+	mux.Handle("/api/", api.New(api.Options{
+		Store: st, Auth: s.auth, ApplyRules: s.applyRules,
+		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.handler = mux
+	ok = true
+	return s, nil
+}
+
+// Handler serves everything the server serves (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Close releases the store and database.
+func (s *Server) Close() error {
+	s.dbs.close()
+	return s.store.Close()
+}
+
+// Bootstrap makes sure someone can log in: when authentication is on and
+// no token exists, it creates an admin token and writes it to a file in
+// the data directory (readable by the owner only), never to the log. It
+// returns the file's name, or "" when nothing was created.
+func (s *Server) Bootstrap(ctx context.Context) (string, error) {
+	if s.cfg.NoAuth {
+		return "", nil
+	}
+	tokens, err := s.store.Tokens(ctx)
+	if err != nil || len(tokens) > 0 {
+		return "", err
+	}
+	secret, hash := auth.NewToken()
+	id := randomID()
+	if err := s.store.CreateToken(ctx, store.Token{ID: id, Name: "initial-admin", Role: store.RoleAdmin, Hash: hash, CreatedAt: time.Now().UTC()}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", nil // another process made it first
+		}
+		return "", err
+	}
+	file := filepath.Join(s.cfg.DataDir, "initial-admin-token")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests finish (up to 30 s), and stops workers, whose
+// jobs go back to the queue at once.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	var wg sync.WaitGroup
+	wctx, stopWorkers := context.WithCancel(context.Background())
+	s.startBackground(wctx, &wg)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	stopWorkers()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// RunWorkers runs only workers and the database watcher (`vigil worker`).
+func (s *Server) RunWorkers(ctx context.Context) error {
+	var wg sync.WaitGroup
+	s.startBackground(ctx, &wg)
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
+	host, _ := os.Hostname()
+	for i := 0; i < s.cfg.Workers; i++ {
+		w := s.newWorker(fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomID()[:8]))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.Run(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watchDatabase(ctx)
+	}()
+}
+
+func (s *Server) newWorker(owner string) *worker.Worker {
+	return &worker.Worker{
+		Store: s.store, Images: s.registry, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
+		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: 2 * time.Second,
+		Wake: s.wake, Log: s.log.With("worker", owner),
+	}
+}
+
+// watchDatabase notices a new vulnerability database and has every stored
+// image re-evaluated against it; with DBUpdate set it also downloads the
+// feeds on that schedule.
+func (s *Server) watchDatabase(ctx context.Context) {
+	check := time.NewTicker(s.cfg.DBCheck)
+	defer check.Stop()
+	var update <-chan time.Time
+	if s.cfg.DBUpdate > 0 {
+		t := time.NewTicker(s.cfg.DBUpdate)
+		defer t.Stop()
+		update = t.C
+	}
+	s.databaseChanged(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-update:
+			s.updateDatabase(ctx)
+			s.databaseChanged(ctx)
+		case <-check.C:
+			s.databaseChanged(ctx)
+		}
+	}
+}
+
+func (s *Server) updateDatabase(ctx context.Context) {
+	dir, err := vulndb.NewDir(s.cfg.DBDir)
+	if err != nil {
+		s.log.Error("vulnerability database update", "err", err)
+		return
+	}
+	rep, err := dir.Update(ctx, s.cfg.Upstream.Sources(), vulndb.UpdateOptions{Client: &http.Client{Timeout: 30 * time.Minute}})
+	if err != nil {
+		s.log.Error("vulnerability database update failed; the previous database stays", "err", err)
+		return
+	}
+	s.log.Info("vulnerability database updated", "fetched", len(rep.Fetched), "unchanged", len(rep.Unchanged), "advisories", rep.Build.Advisories)
+}
+
+// metaApplied records the database build every image was last re-evaluated
+// against, so that each build is applied once however many processes see
+// it.
+const metaApplied = "vulndb.applied"
+
+func (s *Server) databaseChanged(ctx context.Context) {
+	if _, err := s.dbs.refresh(ctx); err != nil {
+		s.log.Error("vulnerability database", "err", err)
+		return
+	}
+	built := s.dbs.built()
+	if built.IsZero() {
+		return
+	}
+	stamp := built.UTC().Format(time.RFC3339Nano)
+	applied, err := s.store.GetMeta(ctx, metaApplied)
+	if err != nil || applied == stamp {
+		return
+	}
+	if applied == "" {
+		// The first database this store has seen: images scanned
+		// from now on use it; nothing to re-evaluate.
+		s.store.SetMeta(ctx, metaApplied, stamp)
+		return
+	}
+	if _, err := s.store.EnqueueJob(ctx, store.Job{Kind: store.JobRescan, CreatedAt: time.Now().UTC()}); err != nil {
+		s.log.Error("enqueueing re-evaluation", "err", err)
+		return
+	}
+	if err := s.store.SetMeta(ctx, metaApplied, stamp); err != nil {
+		s.log.Error("recording the database build", "err", err)
+	}
+	s.log.Info("new vulnerability database: re-evaluating every image", "built", stamp)
+	s.poke()
+}
+
+func (s *Server) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// applyRules re-applies suppression rules to every open finding, after a
+// rule was created or deleted.
+func (s *Server) applyRules(ctx context.Context) error {
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	images := map[string]store.FindingContext{}
+	next := ""
+	for {
+		page, n, err := s.store.ListImages(ctx, store.ImageQuery{Limit: 1000, Next: next})
+		if err != nil {
+			return err
+		}
+		for _, im := range page {
+			images[im.Repository+"@"+im.Digest] = store.FindingContext{Tags: im.Tags, PushedAt: im.PushedAt}
+		}
+		if n == "" {
+			break
+		}
+		next = n
+	}
+	rc := lifecycle.Reconciler{Emitter: s.emitter, Region: s.cfg.Region, Account: s.cfg.Account}
+	return s.store.UpdateAllFindings(ctx, func(existing []store.Finding) ([]store.Finding, []store.Event, error) {
+		return rc.Rules(existing, rules, images, time.Now().UTC())
+	})
+}
+
+func hostOf(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "localhost"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	if port == "443" {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// fileSecret reads a secret from a file, creating it on first use. The
+// file is created exclusively, so processes starting together on one data
+// directory end up with the same secret.
+func fileSecret(name string) (string, error) {
+	for i := 0; i < 50; i++ {
+		b, err := os.ReadFile(name)
+		if err == nil {
+			if s := strings.TrimSpace(string(b)); len(s) >= 32 {
+				return s, nil
+			}
+			time.Sleep(20 * time.Millisecond) // being written by another process
+			continue
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("server: %w", err)
+		}
+		secret := randomID() + randomID()
+		_, err = f.WriteString(secret + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("server: %w", err)
+		}
+		return secret, nil
+	}
+	return "", fmt.Errorf("server: %s is empty or too short", name)
+}
+
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
+}

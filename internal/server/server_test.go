@@ -1,0 +1,340 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/vigilsec/vigil/internal/server"
+	"github.com/vigilsec/vigil/internal/testenv"
+	"github.com/vigilsec/vigil/internal/vulndb"
+)
+
+// testServer runs a real server on a loopback port with its own data
+// directory and vulnerability database.
+type testServer struct {
+	URL, Host string
+	Token     string
+	srv       *server.Server
+	dbDir     string
+	stop      func()
+}
+
+func startServer(t *testing.T, dbDir string, feeds ...string) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	if dbDir == "" {
+		dbDir = t.TempDir()
+		if len(feeds) > 0 {
+			importFeeds(t, dbDir, feeds...)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	srv, err := server.New(ctx, server.Config{
+		Addr: ln.Addr().String(), DataDir: data, Workers: 2, DBDir: dbDir,
+		DBCheck: 200 * time.Millisecond, Lease: 5 * time.Second, TempDir: t.TempDir(),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := srv.Bootstrap(ctx)
+	if err != nil || file == "" {
+		t.Fatalf("bootstrap: %q, %v", file, err)
+	}
+	tok, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(rctx, ln) }()
+	ts := &testServer{URL: "http://" + ln.Addr().String(), Host: ln.Addr().String(), Token: strings.TrimSpace(string(tok)), srv: srv, dbDir: dbDir}
+	ts.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+		srv.Close()
+	}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func importFeeds(t *testing.T, dbDir string, feeds ...string) {
+	t.Helper()
+	d, err := vulndb.NewDir(dbDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range feeds {
+		paths = append(paths, testenv.Shared(t, f))
+	}
+	if _, err := d.Import(context.Background(), paths, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// push copies a test image into the server with go-containerregistry.
+func (ts *testServer) push(t *testing.T, imageName, repoTag string) string {
+	t.Helper()
+	p, err := layout.FromPath(testenv.Image(t, imageName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(ts.Host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "vigil", Password: ts.Token})); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+func (ts *testServer) api(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, ts.URL+path, r)
+	req.Header.Set("Authorization", "Bearer "+ts.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+type findingsPage struct {
+	Findings []struct {
+		FindingArn                  string `json:"findingArn"`
+		Status                      string `json:"status"`
+		Severity                    string `json:"severity"`
+		PackageVulnerabilityDetails struct {
+			VulnerabilityID    string `json:"vulnerabilityId"`
+			VulnerablePackages []struct {
+				Name string `json:"name"`
+			} `json:"vulnerablePackages"`
+		} `json:"packageVulnerabilityDetails"`
+	} `json:"findings"`
+	NextToken string `json:"nextToken"`
+}
+
+// findings lists an image's findings ("package vuln status").
+func (ts *testServer) findings(t *testing.T, repo, digest string) []string {
+	t.Helper()
+	var page findingsPage
+	filter := map[string]any{
+		"ecrImageRepositoryName": []map[string]string{{"comparison": "EQUALS", "value": repo}},
+		"ecrImageHash":           []map[string]string{{"comparison": "EQUALS", "value": digest}},
+	}
+	if code := ts.api(t, "POST", "/api/v1/findings/list", map[string]any{"filterCriteria": filter, "maxResults": 100}, &page); code != 200 {
+		t.Fatalf("findings/list: %d", code)
+	}
+	var out []string
+	for _, f := range page.Findings {
+		pkg := ""
+		if ps := f.PackageVulnerabilityDetails.VulnerablePackages; len(ps) > 0 {
+			pkg = ps[0].Name
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", pkg, f.PackageVulnerabilityDetails.VulnerabilityID, f.Status))
+	}
+	sort.Strings(out)
+	return out
+}
+
+type imageDetail struct {
+	ScanStatus string         `json:"scanStatus"`
+	ScanReason string         `json:"scanReason"`
+	Counts     map[string]int `json:"counts"`
+}
+
+func (ts *testServer) waitScan(t *testing.T, repo, digest string) imageDetail {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var im imageDetail
+		code := ts.api(t, "GET", "/api/v1/images/detail?repository="+repo+"&digest="+digest, nil, &im)
+		if code == 200 && im.ScanStatus != "PENDING" && im.ScanStatus != "SCANNING" {
+			return im
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s@%s: scan did not finish", repo, digest)
+	return imageDetail{}
+}
+
+type eventsPage struct {
+	Events []struct {
+		DetailType string          `json:"detail-type"`
+		Source     string          `json:"source"`
+		Resources  []string        `json:"resources"`
+		Detail     json.RawMessage `json:"detail"`
+	} `json:"events"`
+}
+
+func (ts *testServer) events(t *testing.T) eventsPage {
+	t.Helper()
+	var page eventsPage
+	if code := ts.api(t, "GET", "/api/v1/events?maxResults=1000", nil, &page); code != 200 {
+		t.Fatalf("events: %d", code)
+	}
+	return page
+}
+
+// TestPushScanFindings pushes a real image and follows it through the
+// scan to its findings and events.
+func TestPushScanFindings(t *testing.T) {
+	ts := startServer(t, "", "vulndb/alpine-secdb")
+	digest := ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	im := ts.waitScan(t, "team/alpine", digest)
+	if im.ScanStatus != "COMPLETE" || im.ScanReason != "SUCCESSFUL" {
+		t.Fatalf("scan %+v", im)
+	}
+	want := []string{"musl CVE-2019-14697 ACTIVE", "musl-utils CVE-2019-14697 ACTIVE"}
+	if got := ts.findings(t, "team/alpine", digest); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+	if im.Counts["TOTAL"] != 2 {
+		t.Errorf("counts %v", im.Counts)
+	}
+	types := map[string]int{}
+	for _, e := range ts.events(t).Events {
+		types[e.DetailType]++
+		if e.DetailType == "Inspector2 Scan" {
+			var d struct {
+				ScanStatus     string         `json:"scan-status"`
+				RepositoryName string         `json:"repository-name"`
+				Counts         map[string]int `json:"finding-severity-counts"`
+				ImageDigest    string         `json:"image-digest"`
+			}
+			json.Unmarshal(e.Detail, &d)
+			if d.ScanStatus != "INITIAL_SCAN_COMPLETE" || d.ImageDigest != digest || d.Counts["TOTAL"] != 2 ||
+				d.RepositoryName != "arn:aws:ecr:local:000000000000:repository/team/alpine" || len(e.Resources) != 1 || e.Resources[0] != d.RepositoryName {
+				t.Errorf("scan event %s %v", e.Detail, e.Resources)
+			}
+		}
+	}
+	for typ, n := range map[string]int{"ECR Image Action": 1, "Inspector2 Scan": 1, "Inspector2 Finding": 2, "Inspector2 Coverage": 2} {
+		if types[typ] != n {
+			t.Errorf("%d %q events, want %d (all: %v)", types[typ], typ, n, types)
+		}
+	}
+}
+
+// TestReevaluation changes the vulnerability database under a running
+// server: findings appear for an image scanned clean, then close when the
+// database no longer lists them, without the image being pushed again.
+func TestReevaluation(t *testing.T) {
+	dbDir := t.TempDir()
+	importFeeds(t, dbDir, "vulndb/debian/DSA") // nothing for Alpine
+	ts := startServer(t, dbDir)
+	digest := ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	if im := ts.waitScan(t, "team/alpine", digest); im.ScanStatus != "COMPLETE" || im.Counts["TOTAL"] != 0 {
+		t.Fatalf("first scan %+v", im)
+	}
+	// A database with the Alpine secdb: the server notices and
+	// re-evaluates the stored inventory.
+	time.Sleep(20 * time.Millisecond)
+	importFeeds(t, dbDir, "vulndb/alpine-secdb")
+	waitFor(t, func() bool { return len(ts.findings(t, "team/alpine", digest)) == 2 })
+	want := "musl CVE-2019-14697 ACTIVE,musl-utils CVE-2019-14697 ACTIVE"
+	if got := strings.Join(ts.findings(t, "team/alpine", digest), ","); got != want {
+		t.Errorf("after the update: %s", got)
+	}
+	// A database without it again (a fresh one, swapped in): the findings
+	// close.
+	fresh := t.TempDir()
+	importFeeds(t, fresh, "vulndb/debian/DSA")
+	time.Sleep(20 * time.Millisecond)
+	copyFile(t, filepath.Join(fresh, "vulndb.sqlite"), filepath.Join(dbDir, "vulndb.sqlite"))
+	waitFor(t, func() bool {
+		return strings.Join(ts.findings(t, "team/alpine", digest), ",") == "musl CVE-2019-14697 CLOSED,musl-utils CVE-2019-14697 CLOSED"
+	})
+	rescans := 0
+	for _, e := range ts.events(t).Events {
+		if e.DetailType == "Inspector2 Scan" && strings.Contains(string(e.Detail), "RESCAN_COMPLETE") {
+			rescans++
+		}
+	}
+	if rescans != 2 {
+		t.Errorf("%d RESCAN_COMPLETE events, want 2", rescans)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := to + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 30 s")
+}

@@ -1,0 +1,376 @@
+// Package worker runs the jobs of `vigil serve` and `vigil worker`: it
+// claims a job from the store, scans or re-evaluates the image, and writes
+// findings, image state and events back in one transaction. Jobs are
+// claimed with a lease the worker keeps renewing; a worker that dies loses
+// its lease and another takes the job over, so an interrupted scan always
+// completes.
+package worker
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/events"
+	"github.com/vigilsec/vigil/internal/image"
+	"github.com/vigilsec/vigil/internal/inventory"
+	"github.com/vigilsec/vigil/internal/lifecycle"
+	"github.com/vigilsec/vigil/internal/match"
+	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/scan"
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/vulndb"
+)
+
+// Images opens stored images for scanning.
+type Images interface {
+	Image(ctx context.Context, repository, digest string) (*image.Image, error)
+}
+
+// Databases gives the current vulnerability database; release must be
+// called when done with it.
+type Databases interface {
+	Acquire() (db *vulndb.DB, release func(), err error)
+}
+
+// Worker processes jobs. Its fields are set before Run and not changed.
+type Worker struct {
+	Store    store.Store
+	Images   Images
+	Analyzer *analyze.Analyzer
+	DB       Databases
+	Emitter  events.Emitter
+	// RegistryHost names the registry in reports ("vigil.example:5000").
+	RegistryHost string
+	// Owner identifies this worker in job leases; Lease is how long a
+	// claim lasts without renewal; Poll how often to look for jobs when
+	// not woken.
+	Owner string
+	Lease time.Duration
+	Poll  time.Duration
+	// Wake, when not nil, wakes idle workers as soon as a job is enqueued
+	// in this process.
+	Wake <-chan struct{}
+	Log  *slog.Logger
+	Now  func() time.Time
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Run processes jobs until ctx is done.
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		job, err := w.Store.ClaimJob(ctx, w.Owner, w.Lease)
+		if err != nil && ctx.Err() == nil {
+			w.Log.Error("claiming a job failed", "err", err)
+		}
+		if job == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.Wake:
+			case <-time.After(w.Poll):
+			}
+			continue
+		}
+		w.Do(ctx, job)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// Do runs one claimed job, renewing its lease while it runs.
+func (w *Worker) Do(ctx context.Context, job *store.Job) {
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(w.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-t.C:
+				if err := w.Store.ExtendJob(jctx, job.ID, w.Owner, w.Lease); err != nil {
+					// Another worker has the job now: stop.
+					w.Log.Warn("lost the lease of a job", "job", job.ID, "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	var err error
+	switch job.Kind {
+	case store.JobScan:
+		err = w.scan(jctx, job.Repository, job.Digest)
+	case store.JobRescan:
+		err = w.Rescan(jctx, job.Repository, job.Digest)
+	default:
+		err = fmt.Errorf("unknown job kind %q", job.Kind)
+	}
+	cancel()
+	wg.Wait()
+	if ctx.Err() != nil {
+		// Shutting down: give the job back at once (a lease ending
+		// now), so that this or another process takes it over.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		w.Store.ExtendJob(rctx, job.ID, w.Owner, 0)
+		return
+	}
+	failure := ""
+	if err != nil {
+		failure = err.Error()
+		w.Log.Error("job failed", "job", job.ID, "kind", job.Kind, "repository", job.Repository, "digest", job.Digest, "err", err)
+	} else {
+		w.Log.Info("job done", "job", job.ID, "kind", job.Kind, "repository", job.Repository, "digest", job.Digest, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	if err := w.Store.FinishJob(ctx, job.ID, w.Owner, failure); err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.Log.Error("finishing a job failed", "job", job.ID, "err", err)
+	}
+}
+
+// scan analyses an image's layers, keeps its inventory and evaluates it.
+func (w *Worker) scan(ctx context.Context, repository, digest string) error {
+	im, err := w.Store.Image(ctx, repository, digest)
+	if err != nil {
+		return err
+	}
+	if err := w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest,
+		ScanStatus: store.ScanInProgress, ScanReason: im.ScanReason}, nil); err != nil {
+		return err
+	}
+	img, err := w.Images.Image(ctx, repository, digest)
+	if err != nil {
+		return w.fail(ctx, repository, digest, events.ReasonInternal, err)
+	}
+	defer img.Close()
+	res, err := w.Analyzer.Analyze(ctx, img)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return w.fail(ctx, repository, digest, events.ReasonInternal, err)
+	}
+	inv := &res.Inventory
+	if why := unsupported(inv); why != "" {
+		return w.unsupported(ctx, repository, digest, why)
+	}
+	data, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	if err := w.Store.PutInventory(ctx, hash, data); err != nil {
+		return err
+	}
+	subject := w.subject(img, im)
+	return w.evaluate(ctx, im, subject, inv, hash, true)
+}
+
+// unsupported says why an inventory cannot be matched, or "".
+func unsupported(inv *inventory.Inventory) string {
+	if len(inv.Packages) == 0 {
+		return events.ReasonNoInventory
+	}
+	hasOS := false
+	for i := range inv.Packages {
+		hasOS = hasOS || inv.Packages[i].Type.IsOS()
+	}
+	if hasOS && !match.Supported(inv.Distro) {
+		return events.ReasonUnsupported
+	}
+	return ""
+}
+
+func (w *Worker) subject(img *image.Image, im *store.Image) scan.Subject {
+	s := scan.Subject{Name: w.RegistryHost + "/" + im.Repository + "@" + im.Digest, Digest: im.Digest, Platform: im.Platform}
+	for _, t := range im.Tags {
+		s.RepoTags = append(s.RepoTags, w.RegistryHost+"/"+im.Repository+":"+t)
+	}
+	if img != nil {
+		if img.Config != nil {
+			s.Created = img.Config.Created.Time
+		}
+		for _, l := range img.Layers {
+			s.Layers = append(s.Layers, inventory.LayerRef{Index: l.Index, DiffID: l.DiffID, Digest: l.Digest})
+		}
+	}
+	return s
+}
+
+// evaluate matches an inventory with the current database and reconciles
+// the image's findings, image state and events in one transaction.
+func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Subject, inv *inventory.Inventory, hash string, initial bool) error {
+	db, release, err := w.DB.Acquire()
+	if err != nil {
+		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, err)
+	}
+	defer release()
+	observed, err := w.observe(ctx, db, im, subject, inv)
+	if err != nil {
+		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, err)
+	}
+	return w.apply(ctx, im, observed, inv, hash, initial)
+}
+
+func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory) ([]lifecycle.Observed, error) {
+	matched, err := match.Match(ctx, db, inv)
+	if err != nil {
+		return nil, err
+	}
+	findings, err := scan.Score(ctx, db, matched.Findings)
+	if err != nil {
+		return nil, err
+	}
+	r := &scan.Report{Subject: subject, Distro: inv.Distro, Packages: inv.Packages, Findings: findings,
+		Database: &scan.Database{Path: db.Path(), Built: db.Built()}, Time: w.now()}
+	return lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time})
+}
+
+// apply writes observed findings for one image.
+func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool) error {
+	rules, err := w.Store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	rc := lifecycle.Reconciler{Emitter: w.Emitter, Region: w.Emitter.Region, Account: w.Emitter.Account}
+	fctx := store.FindingContext{Tags: im.Tags, PushedAt: im.PushedAt}
+	now := w.now()
+	return w.Store.UpdateFindings(ctx, im.Repository, im.Digest, func(existing []store.Finding) (store.FindingsUpdate, error) {
+		changed, evts, err := rc.Scan(existing, observed, rules, fctx, now)
+		if err != nil {
+			return store.FindingsUpdate{}, err
+		}
+		status := events.ScanRescanDone
+		if initial {
+			status = events.ScanInitialDone
+		}
+		scanEvt, err := w.Emitter.ScanEvent(status, im.Repository, im.Digest, im.Tags, lifecycle.Counts(merge(existing, changed)))
+		if err != nil {
+			return store.FindingsUpdate{}, err
+		}
+		evts = append(evts, scanEvt)
+		if initial || im.ScanStatus != store.ScanComplete {
+			cov, err := w.Emitter.CoverageEvent(im.Repository, im.Digest, events.CoverageActive, events.ReasonSuccessful)
+			if err != nil {
+				return store.FindingsUpdate{}, err
+			}
+			evts = append(evts, cov)
+		}
+		return store.FindingsUpdate{
+			Findings: changed,
+			Image: &store.ImageUpdate{Repository: im.Repository, Digest: im.Digest, ScanStatus: store.ScanComplete,
+				ScanReason: events.ReasonSuccessful, ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
+			Events: evts,
+		}, nil
+	})
+}
+
+// merge is the image's findings after the changes are written.
+func merge(existing, changed []store.Finding) []store.Finding {
+	byID := map[string]store.Finding{}
+	for _, f := range existing {
+		byID[f.ID] = f
+	}
+	for _, f := range changed {
+		byID[f.ID] = f
+	}
+	out := make([]store.Finding, 0, len(byID))
+	for _, f := range byID {
+		out = append(out, f)
+	}
+	return out
+}
+
+// fail marks an image's scan failed, with a coverage event saying why: a
+// failed scan is reported, never taken for a clean one.
+func (w *Worker) fail(ctx context.Context, repository, digest, reason string, cause error) error {
+	cov, err := w.Emitter.CoverageEvent(repository, digest, events.CoverageInactive, reason)
+	if err != nil {
+		return err
+	}
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	if err := w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest, ScanStatus: store.ScanFailed,
+		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now()}, []store.Event{cov}); err != nil {
+		return fmt.Errorf("%v (and recording the failure failed: %w)", cause, err)
+	}
+	return cause
+}
+
+func (w *Worker) unsupported(ctx context.Context, repository, digest, reason string) error {
+	cov, err := w.Emitter.CoverageEvent(repository, digest, events.CoverageInactive, reason)
+	if err != nil {
+		return err
+	}
+	msg := "the image holds no package Vigil can read"
+	if reason == events.ReasonUnsupported {
+		msg = "the image's operating system has no vulnerability data in Vigil"
+	}
+	return w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest, ScanStatus: store.ScanUnsupported,
+		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now()}, []store.Event{cov})
+}
+
+// LayerCache keeps analysed layers in the store, gzipped JSON, so that
+// every process sharing the store reuses them.
+type LayerCache struct {
+	Store store.Store
+}
+
+var _ analyze.Cache = LayerCache{}
+
+// Get implements analyze.Cache; an entry that cannot be read counts as
+// absent.
+func (c LayerCache) Get(ctx context.Context, key string) (*analyze.LayerResult, error) {
+	data, err := c.Store.GetLayer(ctx, key)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil
+	}
+	var r analyze.LayerResult
+	if err := json.NewDecoder(zr).Decode(&r); err != nil || r.Key != key {
+		return nil, nil
+	}
+	return &r, nil
+}
+
+// Put implements analyze.Cache.
+func (c LayerCache) Put(ctx context.Context, key string, r *analyze.LayerResult) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(r); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return c.Store.PutLayer(ctx, key, buf.Bytes())
+}
+
