@@ -204,4 +204,3 @@ func (w *Worker) deactivate(ctx context.Context, im *store.Image) error {
 		}, nil
 	})
 }
-

@@ -373,4 +373,3 @@ func (c LayerCache) Put(ctx context.Context, key string, r *analyze.LayerResult)
 	}
 	return c.Store.PutLayer(ctx, key, buf.Bytes())
 }
-

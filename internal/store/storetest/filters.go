@@ -32,9 +32,13 @@ func testFilters(t *testing.T, open func(t *testing.T) store.Store) {
 		{name: "severity equals", filter: store.FilterCriteria{Severity: eq("HIGH")},
 			want: func(f store.Finding, _ store.FindingContext) bool { return f.Severity == "HIGH" }},
 		{name: "severity equals or equals", filter: store.FilterCriteria{Severity: []store.StringFilter{sf("EQUALS", "HIGH"), sf("EQUALS", "CRITICAL")}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.Severity == "HIGH" || f.Severity == "CRITICAL" }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.Severity == "HIGH" || f.Severity == "CRITICAL"
+			}},
 		{name: "severity not equals and not equals", filter: store.FilterCriteria{Severity: []store.StringFilter{sf("NOT_EQUALS", "LOW"), sf("NOT_EQUALS", "INFORMATIONAL")}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.Severity != "LOW" && f.Severity != "INFORMATIONAL" }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.Severity != "LOW" && f.Severity != "INFORMATIONAL"
+			}},
 		{name: "severity equals and not equals the same", filter: store.FilterCriteria{Severity: []store.StringFilter{sf("EQUALS", "HIGH"), sf("NOT_EQUALS", "HIGH")}},
 			want: func(store.Finding, store.FindingContext) bool { return false }, empty: true},
 		{name: "severity prefix and not equals", filter: store.FilterCriteria{Severity: []store.StringFilter{sf("PREFIX", "C"), sf("PREFIX", "M"), sf("NOT_EQUALS", "MEDIUM")}},
@@ -46,7 +50,9 @@ func testFilters(t *testing.T, open func(t *testing.T) store.Store) {
 		{name: "repository prefix", filter: store.FilterCriteria{EcrImageRepositoryName: []store.StringFilter{sf("PREFIX", "team/")}},
 			want: func(f store.Finding, _ store.FindingContext) bool { return strings.HasPrefix(f.Repository, "team/") }},
 		{name: "repository equals or prefix", filter: store.FilterCriteria{EcrImageRepositoryName: []store.StringFilter{sf("EQUALS", "team/api"), sf("PREFIX", "other")}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.Repository == "team/api" || f.Repository == "other/db" }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.Repository == "team/api" || f.Repository == "other/db"
+			}},
 		{name: "repository prefix is case-sensitive", filter: store.FilterCriteria{EcrImageRepositoryName: []store.StringFilter{sf("PREFIX", "TEAM")}},
 			want: func(store.Finding, store.FindingContext) bool { return false }, empty: true},
 		{name: "tag equals", filter: store.FilterCriteria{EcrImageTags: eq("latest")},
@@ -93,11 +99,17 @@ func testFilters(t *testing.T, open func(t *testing.T) store.Store) {
 			return strings.HasSuffix(f.LayerDiffID, "1") && f.PackageVersion != "1.1"
 		}},
 		{name: "epss range", filter: store.FilterCriteria{EpssScore: []store.NumberFilter{{LowerInclusive: ptr(0.1), UpperInclusive: ptr(0.3)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.EPSS != nil && *f.EPSS >= 0.1 && *f.EPSS <= 0.3 }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.EPSS != nil && *f.EPSS >= 0.1 && *f.EPSS <= 0.3
+			}},
 		{name: "epss ranges or", filter: store.FilterCriteria{EpssScore: []store.NumberFilter{{LowerInclusive: ptr(0.45)}, {UpperInclusive: ptr(0.02)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.EPSS != nil && (*f.EPSS >= 0.45 || *f.EPSS <= 0.02) }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.EPSS != nil && (*f.EPSS >= 0.45 || *f.EPSS <= 0.02)
+			}},
 		{name: "inspector score bound is inclusive", filter: store.FilterCriteria{InspectorScore: []store.NumberFilter{{LowerInclusive: ptr(7.0), UpperInclusive: ptr(9.0)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.Score != nil && *f.Score >= 7.0 && *f.Score <= 9.0 }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.Score != nil && *f.Score >= 7.0 && *f.Score <= 9.0
+			}},
 		{name: "inspector score any", filter: store.FilterCriteria{InspectorScore: []store.NumberFilter{{}}},
 			want: func(f store.Finding, _ store.FindingContext) bool { return f.Score != nil }},
 		{name: "first observed range", filter: store.FilterCriteria{FirstObservedAt: []store.DateFilter{{StartInclusive: at(10 * time.Minute), EndInclusive: at(20 * time.Minute)}}},
@@ -111,11 +123,17 @@ func testFilters(t *testing.T, open func(t *testing.T) store.Store) {
 				return f.FirstObservedAt.Equal(base.Add(11*time.Minute)) || f.FirstObservedAt.Equal(base.Add(12*time.Minute))
 			}},
 		{name: "first observed end just before", filter: store.FilterCriteria{FirstObservedAt: []store.DateFilter{{EndInclusive: at(2*time.Minute - time.Microsecond)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return f.FirstObservedAt.Before(base.Add(2 * time.Minute)) }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return f.FirstObservedAt.Before(base.Add(2 * time.Minute))
+			}},
 		{name: "last observed end", filter: store.FilterCriteria{LastObservedAt: []store.DateFilter{{EndInclusive: at(2*time.Hour + 5*time.Minute)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return !f.LastObservedAt.After(base.Add(2*time.Hour + 5*time.Minute)) }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return !f.LastObservedAt.After(base.Add(2*time.Hour + 5*time.Minute))
+			}},
 		{name: "updated start", filter: store.FilterCriteria{UpdatedAt: []store.DateFilter{{StartInclusive: at(90 * time.Minute)}}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return !f.UpdatedAt.Before(base.Add(90 * time.Minute)) }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return !f.UpdatedAt.Before(base.Add(90 * time.Minute))
+			}},
 		{name: "image pushed range", filter: store.FilterCriteria{EcrImagePushedAt: []store.DateFilter{{StartInclusive: at(90 * time.Minute), EndInclusive: at(210 * time.Minute)}}},
 			want: func(f store.Finding, c store.FindingContext) bool {
 				return f.ImageDigest == dig("a2") || f.ImageDigest == dig("b1")
@@ -127,7 +145,9 @@ func testFilters(t *testing.T, open func(t *testing.T) store.Store) {
 		{name: "finding arn equals", filter: store.FilterCriteria{FindingArn: eq(arn(idA))},
 			want: func(f store.Finding, _ store.FindingContext) bool { return f.ID == idA }},
 		{name: "finding arn prefix of ids", filter: store.FilterCriteria{FindingArn: []store.StringFilter{sf("PREFIX", arn(strings.Repeat("0", 30)+"2"))}},
-			want: func(f store.Finding, _ store.FindingContext) bool { return strings.HasPrefix(f.ID, strings.Repeat("0", 30)+"2") }},
+			want: func(f store.Finding, _ store.FindingContext) bool {
+				return strings.HasPrefix(f.ID, strings.Repeat("0", 30)+"2")
+			}},
 		{name: "finding arn prefix of every arn", filter: store.FilterCriteria{FindingArn: []store.StringFilter{sf("PREFIX", "arn:aws:inspector2:local:0000")}},
 			want: func(store.Finding, store.FindingContext) bool { return true }},
 		{name: "finding arn not equals", filter: store.FilterCriteria{FindingArn: []store.StringFilter{sf("NOT_EQUALS", arn(idA))}},
