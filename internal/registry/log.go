@@ -62,6 +62,12 @@ func (slogHook) Fire(e *logrus.Entry) error {
 	if e.Level <= logrus.ErrorLevel {
 		level = slog.LevelError
 	}
+	// The library logs every 4xx answer as an error, but a client asking
+	// whether a blob exists before uploading it, or sending bad
+	// credentials, is the client's business, not a server fault.
+	if st, ok := e.Data["http.response.status"].(int); ok && st >= 400 && st < 500 {
+		level = slog.LevelDebug
+	}
 	attrs := []any{"component", "distribution"}
 	for _, k := range loggedFields {
 		v, ok := e.Data[k]

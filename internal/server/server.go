@@ -332,9 +332,16 @@ func (s *Server) databaseChanged(ctx context.Context) {
 		return
 	}
 	if applied == "" {
-		// The first database this store has seen: images scanned
-		// from now on use it; nothing to re-evaluate.
-		s.store.SetMeta(ctx, metaApplied, stamp)
+		// The first database this store has seen: no image was matched
+		// before it, but those whose scan failed for want of one
+		// complete with it.
+		if err := s.retryFailed(ctx); err != nil {
+			s.log.Error("enqueueing failed scans", "err", err)
+			return
+		}
+		if err := s.store.SetMeta(ctx, metaApplied, stamp); err != nil {
+			s.log.Error("recording the database build", "err", err)
+		}
 		return
 	}
 	if _, err := s.store.EnqueueJob(ctx, store.Job{Kind: store.JobRescan, CreatedAt: time.Now().UTC()}); err != nil {
@@ -346,6 +353,31 @@ func (s *Server) databaseChanged(ctx context.Context) {
 	}
 	s.log.Info("new vulnerability database: re-evaluating every image", "built", stamp)
 	s.poke()
+}
+
+// retryFailed enqueues a re-evaluation of every image whose scan failed
+// after its inventory was taken.
+func (s *Server) retryFailed(ctx context.Context) error {
+	next := ""
+	for {
+		page, n, err := s.store.ListImages(ctx, store.ImageQuery{ScanStatus: store.ScanFailed, Limit: 1000, Next: next})
+		if err != nil {
+			return err
+		}
+		for _, im := range page {
+			if im.InventoryHash == "" {
+				continue
+			}
+			if _, err := s.store.EnqueueJob(ctx, store.Job{Kind: store.JobRescan, Repository: im.Repository, Digest: im.Digest, CreatedAt: time.Now().UTC()}); err != nil {
+				return err
+			}
+			s.poke()
+		}
+		if n == "" {
+			return nil
+		}
+		next = n
+	}
 }
 
 func (s *Server) poke() {

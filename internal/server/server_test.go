@@ -338,3 +338,44 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 30 s")
 }
+
+// TestScanWaitsForDatabase pushes an image to a server that has no
+// vulnerability database yet: the scan fails, saying why, and completes
+// from the stored inventory once a database arrives.
+func TestScanWaitsForDatabase(t *testing.T) {
+	dbDir := t.TempDir()
+	ts := startServer(t, dbDir)
+	digest := ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	im := ts.waitScan(t, "team/alpine", digest)
+	if im.ScanStatus != "FAILED" || im.ScanReason != "INTERNAL_ERROR" {
+		t.Fatalf("without a database: %+v", im)
+	}
+	importFeeds(t, dbDir, "vulndb/alpine-secdb")
+	waitFor(t, func() bool { return ts.waitScan(t, "team/alpine", digest).ScanStatus == "COMPLETE" })
+	want := "musl CVE-2019-14697 ACTIVE,musl-utils CVE-2019-14697 ACTIVE"
+	if got := strings.Join(ts.findings(t, "team/alpine", digest), ","); got != want {
+		t.Errorf("findings %s, want %s", got, want)
+	}
+	var coverage []string
+	initial := 0
+	for _, e := range ts.events(t).Events {
+		switch e.DetailType {
+		case "Inspector2 Coverage":
+			var d struct {
+				ScanStatus struct{ StatusCodeValue, Reason string } `json:"scanStatus"`
+			}
+			json.Unmarshal(e.Detail, &d)
+			coverage = append(coverage, d.ScanStatus.StatusCodeValue+" "+d.ScanStatus.Reason)
+		case "Inspector2 Scan":
+			if strings.Contains(string(e.Detail), `"INITIAL_SCAN_COMPLETE"`) {
+				initial++
+			}
+		}
+	}
+	if want := "ACTIVE PENDING_INITIAL_SCAN,INACTIVE INTERNAL_ERROR,ACTIVE SUCCESSFUL"; strings.Join(coverage, ",") != want {
+		t.Errorf("coverage events %v, want %s", coverage, want)
+	}
+	if initial != 1 {
+		t.Errorf("%d INITIAL_SCAN_COMPLETE events, want 1", initial)
+	}
+}

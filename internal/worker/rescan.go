@@ -45,6 +45,14 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 	if err != nil {
 		return nil, err
 	}
+	// One image asked for by name whose scan failed before its inventory
+	// was taken (its layers could not be read) is scanned again in full.
+	if digest != "" && len(images) == 1 && images[0].InventoryHash == "" && images[0].ScanStatus == store.ScanFailed {
+		if err := w.scan(ctx, repository, digest); err != nil {
+			return nil, err
+		}
+		return &RescanReport{Images: 1}, nil
+	}
 	db, release, err := w.DB.Acquire()
 	if err != nil {
 		return nil, err
@@ -90,7 +98,9 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 				mu.Unlock()
 				return w.deactivate(gctx, im)
 			}
-			if im.InventoryHash == "" || (im.ScanStatus != store.ScanComplete && im.ScanStatus != store.ScanInactive) {
+			// A failed image with an inventory failed in matching (no
+			// database yet, say): the new database completes its scan.
+			if im.InventoryHash == "" || (im.ScanStatus != store.ScanComplete && im.ScanStatus != store.ScanInactive && im.ScanStatus != store.ScanFailed) {
 				mu.Lock()
 				rep.Skipped++
 				mu.Unlock()
@@ -107,7 +117,8 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 			if err != nil {
 				return err
 			}
-			if err := w.apply(gctx, im, observed, m.inv, im.InventoryHash, false); err != nil {
+			initial := im.ScanStatus == store.ScanFailed
+			if err := w.apply(gctx, im, observed, m.inv, im.InventoryHash, initial); err != nil {
 				return err
 			}
 			mu.Lock()

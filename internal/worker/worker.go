@@ -162,7 +162,7 @@ func (w *Worker) scan(ctx context.Context, repository, digest string) error {
 	}
 	img, err := w.Images.Image(ctx, repository, digest)
 	if err != nil {
-		return w.fail(ctx, repository, digest, events.ReasonInternal, err)
+		return w.fail(ctx, repository, digest, events.ReasonInternal, "", err)
 	}
 	defer img.Close()
 	res, err := w.Analyzer.Analyze(ctx, img)
@@ -170,7 +170,7 @@ func (w *Worker) scan(ctx context.Context, repository, digest string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return w.fail(ctx, repository, digest, events.ReasonInternal, err)
+		return w.fail(ctx, repository, digest, events.ReasonInternal, "", err)
 	}
 	inv := &res.Inventory
 	if why := unsupported(inv); why != "" {
@@ -223,14 +223,16 @@ func (w *Worker) subject(img *image.Image, im *store.Image) scan.Subject {
 // evaluate matches an inventory with the current database and reconciles
 // the image's findings, image state and events in one transaction.
 func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Subject, inv *inventory.Inventory, hash string, initial bool) error {
+	// The inventory is kept on failure, so that the next database
+	// re-evaluates the image without reading its layers again.
 	db, release, err := w.DB.Acquire()
 	if err != nil {
-		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, err)
+		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
 	defer release()
 	observed, err := w.observe(ctx, db, im, subject, inv)
 	if err != nil {
-		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, err)
+		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
 	return w.apply(ctx, im, observed, inv, hash, initial)
 }
@@ -305,8 +307,9 @@ func merge(existing, changed []store.Finding) []store.Finding {
 }
 
 // fail marks an image's scan failed, with a coverage event saying why: a
-// failed scan is reported, never taken for a clean one.
-func (w *Worker) fail(ctx context.Context, repository, digest, reason string, cause error) error {
+// failed scan is reported, never taken for a clean one. inventoryHash, when
+// not empty, names the inventory already taken.
+func (w *Worker) fail(ctx context.Context, repository, digest, reason, inventoryHash string, cause error) error {
 	cov, err := w.Emitter.CoverageEvent(repository, digest, events.CoverageInactive, reason)
 	if err != nil {
 		return err
@@ -316,7 +319,7 @@ func (w *Worker) fail(ctx context.Context, repository, digest, reason string, ca
 		msg = msg[:2000] + "…"
 	}
 	if err := w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest, ScanStatus: store.ScanFailed,
-		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now()}, []store.Event{cov}); err != nil {
+		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now(), InventoryHash: inventoryHash}, []store.Event{cov}); err != nil {
 		return fmt.Errorf("%v (and recording the failure failed: %w)", cause, err)
 	}
 	return cause
