@@ -117,8 +117,15 @@ func TestLibraryLog(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec["level"] == "INFO" || rec["level"] == "DEBUG" {
+		// A client's mistake (a 4xx answer) is logged at debug level;
+		// anything else the library says is at least a warning.
+		st, _ := rec["http.response.status"].(string)
+		clientError := strings.HasPrefix(st, "4") && len(st) == 3
+		switch {
+		case rec["level"] == "INFO", rec["level"] == "DEBUG" && !clientError:
 			t.Errorf("below warn: %s", line)
+		case clientError && rec["level"] != "DEBUG":
+			t.Errorf("a client error logged above debug: %s", line)
 		}
 	}
 }
