@@ -211,6 +211,24 @@ func (a *Analyzer) Analyze(ctx context.Context, img *image.Image) (*Result, erro
 	return res, nil
 }
 
+// AnalyzeLayer analyses one layer on its own, outside any image, and keeps
+// its result in the cache (an analyzer without a cache gains nothing from
+// it). It is how a registry reads layers as they are uploaded, before the
+// manifest that names them arrives; a layer whose diff-id is unknown gets
+// it computed. cached reports whether the result was in the cache already.
+func (a *Analyzer) AnalyzeLayer(ctx context.Context, l *image.Layer) (r *LayerResult, cached bool, err error) {
+	tmp, err := os.MkdirTemp(a.tmpRoot, "vigil-analyze-")
+	if err != nil {
+		return nil, false, fmt.Errorf("analyze: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	r, cached, err = a.layer(ctx, l, l.Index, tmp)
+	if err != nil {
+		return nil, false, fmt.Errorf("analyze: layer %s: %w", layerName(l), err)
+	}
+	return r, cached, nil
+}
+
 func layerName(l *image.Layer) string {
 	switch {
 	case l.Digest != "":

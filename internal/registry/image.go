@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/distribution/distribution/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 
@@ -113,4 +115,30 @@ func layerHistory(cfg *v1.ConfigFile) []string {
 		return make([]string, len(cfg.RootFS.DiffIDs))
 	}
 	return out
+}
+
+// Blob opens a blob of a repository straight from storage, with its size.
+// It returns an error wrapping ErrNotFound when the repository holds no
+// such blob.
+func (r *Registry) Blob(ctx context.Context, repository, dgst string) (io.ReadCloser, int64, error) {
+	d, err := digest.Parse(dgst)
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry: blob digest %q: %w", dgst, err)
+	}
+	repo, err := r.repository(ctx, repository)
+	if err != nil {
+		return nil, 0, err
+	}
+	desc, err := repo.Blobs(ctx).Stat(ctx, d)
+	if errors.Is(err, distribution.ErrBlobUnknown) {
+		return nil, 0, fmt.Errorf("%w: blob %s@%s", ErrNotFound, repository, d)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry: blob %s@%s: %w", repository, d, err)
+	}
+	rc, err := repo.Blobs(ctx).Open(ctx, d)
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry: blob %s@%s: %w", repository, d, err)
+	}
+	return rc, desc.Size, nil
 }

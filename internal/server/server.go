@@ -81,6 +81,7 @@ type Server struct {
 	auth     *auth.Authenticator
 	wake     chan struct{}
 	analyzer *analyze.Analyzer
+	warm     *warmer
 	handler  http.Handler
 }
 
@@ -138,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPush:    s.onPush,
 		OnDelete:  s.onDelete,
 		OnPull:    s.onPull,
+		OnBlob:    s.onBlob,
 		Logger:    cfg.Log,
 	}
 	if cfg.S3 != nil {
@@ -155,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.analyzer, err = analyze.New(catalog.Default(), aopts...); err != nil {
 		return nil, err
 	}
+	s.warm = newWarmer(s.analyzer, s.registry, st, cfg.Log)
 	if _, err := s.dbs.refresh(ctx); err != nil {
 		cfg.Log.Warn("vulnerability database unreadable", "err", err)
 	}
@@ -257,16 +260,27 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 			w.Run(ctx)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.watchDatabase(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		s.warm.Run(ctx)
+	}()
+}
+
+// onBlob hands uploaded blobs to the warmer (set before serving starts).
+func (s *Server) onBlob(repository, digest string) {
+	if s.warm != nil {
+		s.warm.notify(repository, digest)
+	}
 }
 
 func (s *Server) newWorker(owner string) *worker.Worker {
 	return &worker.Worker{
-		Store: s.store, Images: s.registry, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
+		Store: s.store, Images: warmImages{images: s.registry, warm: s.warm}, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
 		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: 2 * time.Second,
 		Wake: s.wake, Log: s.log.With("worker", owner),
 	}

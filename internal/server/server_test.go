@@ -13,14 +13,20 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/analyze/catalog"
 	"github.com/vigilsec/vigil/internal/server"
 	"github.com/vigilsec/vigil/internal/testenv"
 	"github.com/vigilsec/vigil/internal/vulndb"
@@ -36,7 +42,7 @@ type testServer struct {
 	stop      func()
 }
 
-func startServer(t *testing.T, dbDir string, feeds ...string) *testServer {
+func startServer(t testing.TB, dbDir string, feeds ...string) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	if dbDir == "" {
@@ -70,18 +76,23 @@ func startServer(t *testing.T, dbDir string, feeds ...string) *testServer {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(rctx, ln) }()
 	ts := &testServer{URL: "http://" + ln.Addr().String(), Host: ln.Addr().String(), Token: strings.TrimSpace(string(tok)), srv: srv, dbDir: dbDir}
-	ts.stop = func() {
+	var once sync.Once
+	ts.stop = func() { once.Do(func() { stopServer(t, cancel, done, srv) }) }
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func stopServer(t testing.TB, cancel func(), done chan error, srv *server.Server) {
+	{
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server: %v", err)
 		}
 		srv.Close()
 	}
-	t.Cleanup(ts.stop)
-	return ts
 }
 
-func importFeeds(t *testing.T, dbDir string, feeds ...string) {
+func importFeeds(t testing.TB, dbDir string, feeds ...string) {
 	t.Helper()
 	d, err := vulndb.NewDir(dbDir)
 	if err != nil {
@@ -97,7 +108,7 @@ func importFeeds(t *testing.T, dbDir string, feeds ...string) {
 }
 
 // push copies a test image into the server with go-containerregistry.
-func (ts *testServer) push(t *testing.T, imageName, repoTag string) string {
+func (ts *testServer) push(t testing.TB, imageName, repoTag string) string {
 	t.Helper()
 	p, err := layout.FromPath(testenv.Image(t, imageName))
 	if err != nil {
@@ -129,7 +140,7 @@ func (ts *testServer) push(t *testing.T, imageName, repoTag string) string {
 	return d.String()
 }
 
-func (ts *testServer) api(t *testing.T, method, path string, body any, out any) int {
+func (ts *testServer) api(t testing.TB, method, path string, body any, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -199,7 +210,7 @@ type imageDetail struct {
 	Counts     map[string]int `json:"counts"`
 }
 
-func (ts *testServer) waitScan(t *testing.T, repo, digest string) imageDetail {
+func (ts *testServer) waitScan(t testing.TB, repo, digest string) imageDetail {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -377,5 +388,48 @@ func TestScanWaitsForDatabase(t *testing.T) {
 	}
 	if initial != 1 {
 		t.Errorf("%d INITIAL_SCAN_COMPLETE events, want 1", initial)
+	}
+}
+
+// TestLayersAnalysedOnUpload uploads an image's layers without its
+// manifest: the server analyses each as it arrives, and keeps the result
+// under the layer's diff-id, where the scan of a later manifest finds it.
+func TestLayersAnalysedOnUpload(t *testing.T) {
+	ts := startServer(t, "", "vulndb/alpine-secdb")
+	p, err := layout.FromPath(testenv.Image(t, "debian-bullseye-app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	m, _ := idx.IndexManifest()
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	repo, _ := name.NewRepository(ts.Host+"/team/app", name.Insecure)
+	// The config first: it is queued before the layers, so it has been
+	// looked at by the time they are done.
+	rawCfg, _ := img.RawConfigFile()
+	for _, l := range append([]v1.Layer{static.NewLayer(rawCfg, types.OCIConfigJSON)}, layers...) {
+		if err := remote.WriteLayer(repo, l, remote.WithAuth(&authn.Basic{Username: "vigil", Password: ts.Token})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := analyze.New(catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		diffID, _ := l.DiffID()
+		waitFor(t, func() bool {
+			b, err := ts.srv.Store().GetLayer(context.Background(), diffID.String()+"/"+a.Version())
+			return err == nil && b != nil
+		})
+	}
+	// The config blob is not a layer: nothing is kept for it.
+	cfg, _ := img.ConfigName()
+	if b, _ := ts.srv.Store().GetLayer(context.Background(), "blob/"+cfg.String()+"/"+a.Version()); b != nil {
+		t.Errorf("the config blob was analysed as a layer")
 	}
 }
