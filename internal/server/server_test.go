@@ -59,7 +59,7 @@ func startServer(t testing.TB, dbDir string, feeds ...string) *testServer {
 	srv, err := server.New(ctx, server.Config{
 		Addr: ln.Addr().String(), DataDir: data, Workers: 2, DBDir: dbDir,
 		DBCheck: 200 * time.Millisecond, Lease: 5 * time.Second, TempDir: t.TempDir(),
-		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Log: testLog(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -432,4 +432,14 @@ func TestLayersAnalysedOnUpload(t *testing.T) {
 	if b, _ := ts.srv.Store().GetLayer(context.Background(), "blob/"+cfg.String()+"/"+a.Version()); b != nil {
 		t.Errorf("the config blob was analysed as a layer")
 	}
+}
+
+// testLog logs to stderr for tests and only warnings for benchmarks,
+// whose output is their measurements.
+func testLog(t testing.TB) *slog.Logger {
+	level := slog.LevelInfo
+	if _, ok := t.(*testing.B); ok {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
