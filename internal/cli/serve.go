@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +43,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, defaultWorkers int) {
 	fs.StringVar(&f.account, "account", "000000000000", "account id used in ARNs and events")
 	fs.StringVar(&f.region, "region", "local", "region used in ARNs and events")
 	fs.StringVar(&f.registryHost, "registry-host", "", "host[:port] clients use to reach the registry (default from --addr)")
+	fs.StringVar(&f.secretFile, "registry-secret-file", "", "file holding the secret that signs registry upload state; processes sharing storage need the same one (default: DATA/registry-secret, created on first start)")
 }
 
 func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
@@ -58,6 +61,16 @@ func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
 			Bucket: f.s3Bucket, Region: f.s3Region, Endpoint: f.s3Endpoint, RootDirectory: f.s3Root,
 			ForcePathStyle: f.s3PathStyle, Secure: !f.s3Insecure,
 			AccessKey: a.env.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: a.env.Getenv("AWS_SECRET_ACCESS_KEY"),
+		}
+	}
+	if f.secretFile != "" {
+		b, err := os.ReadFile(f.secretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--registry-secret-file: %w", err)
+		}
+		cfg.Secret = strings.TrimSpace(string(b))
+		if len(cfg.Secret) < 32 {
+			return cfg, usageError{fmt.Errorf("--registry-secret-file %s: the secret must be at least 32 characters", f.secretFile)}
 		}
 	}
 	if f.workers < 0 {
