@@ -31,6 +31,7 @@ import (
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/open"
 	"github.com/vigilsec/vigil/internal/vulndb"
+	"github.com/vigilsec/vigil/internal/web"
 	"github.com/vigilsec/vigil/internal/worker"
 )
 
@@ -166,6 +167,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules,
+		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
+	}))
+	mux.Handle("/", web.New(web.Options{
+		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Secret: secret,
 		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })

@@ -142,6 +142,55 @@ type Store interface {
 	// Events lists events after a sequence number, oldest first.
 	Events(ctx context.Context, q EventQuery) ([]Event, error)
 
+	// Event rules, keyed by name. PutEventRule creates or replaces one.
+	PutEventRule(ctx context.Context, r EventRule) error
+	EventRules(ctx context.Context) ([]EventRule, error)
+	EventRule(ctx context.Context, name string) (*EventRule, error)
+	DeleteEventRule(ctx context.Context, name string) error
+
+	// DispatchEvents moves the bus's cursor over the next events (at most
+	// limit): in one transaction, holding the cursor against every other
+	// dispatcher, it reads the events after the cursor, calls fn with
+	// them, inserts the deliveries fn returns and moves the cursor past
+	// the last event read. It returns how many events it read.
+	DispatchEvents(ctx context.Context, limit int, fn func(events []Event) ([]Delivery, error)) (int, error)
+	// AddDeliveries inserts deliveries outside dispatch (gate callbacks
+	// written by UpdateGateRequest use that instead).
+	AddDeliveries(ctx context.Context, ds []Delivery) error
+	// ClaimDeliveries takes up to n pending deliveries whose next attempt
+	// is due and that nobody holds (or whose holder's lease ran out),
+	// oldest first, for owner until now+lease, with their events.
+	ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, n int) ([]Delivery, error)
+	// FinishDelivery records an attempt on a delivery the owner holds:
+	// attempts grow by one and the delivery takes the outcome's state;
+	// ErrNotFound if the owner no longer holds it.
+	FinishDelivery(ctx context.Context, id int64, owner string, o DeliveryOutcome) error
+	Delivery(ctx context.Context, id int64) (*Delivery, error)
+	Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
+	// RedriveDeliveries puts dead deliveries (those ids, or with ids
+	// empty every dead delivery of rule, or every dead one when both are
+	// empty) back as pending: attempts zero, due now, a new age window.
+	// It returns how many it moved.
+	RedriveDeliveries(ctx context.Context, ids []int64, rule string) (int, error)
+
+	// Gate policies, keyed by name.
+	PutGatePolicy(ctx context.Context, p GatePolicy) error
+	GatePolicies(ctx context.Context) ([]GatePolicy, error)
+	GatePolicy(ctx context.Context, name string) (*GatePolicy, error)
+	DeleteGatePolicy(ctx context.Context, name string) error
+
+	CreateGateRequest(ctx context.Context, r GateRequest) error
+	GateRequest(ctx context.Context, id string) (*GateRequest, error)
+	GateRequests(ctx context.Context, q GateRequestQuery) ([]GateRequest, string, error)
+	// UpdateGateRequest runs fn with the request, locked against every
+	// other writer of it; the request as fn leaves it is written with
+	// the decision, events and deliveries fn returns, in one transaction.
+	// fn may return a zero GateUpdate and leave the request unchanged to
+	// write nothing.
+	UpdateGateRequest(ctx context.Context, id string, fn func(r *GateRequest) (GateUpdate, error)) error
+	GateDecision(ctx context.Context, id string) (*GateDecision, error)
+	GateDecisions(ctx context.Context, q GateDecisionQuery) ([]GateDecision, string, error)
+
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash finds a token by the SHA-256 of its secret.
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
