@@ -1,0 +1,206 @@
+package gate
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// Verdict is what a policy says of an image.
+type Verdict struct {
+	Decision string // Approved or Rejected
+	Reason   string
+	Trigger  string
+	// Findings caused a rejection, most severe first.
+	Findings []store.GateFinding
+	// Counts are the findings the policy counted, per severity.
+	Counts store.Counts
+}
+
+// severities in the order they are judged and reported.
+var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNTRIAGED"}
+
+func max(p *store.GatePolicy, sev string) *int {
+	switch sev {
+	case "CRITICAL":
+		return p.MaxCritical
+	case "HIGH":
+		return p.MaxHigh
+	case "MEDIUM":
+		return p.MaxMedium
+	case "LOW":
+		return p.MaxLow
+	case "UNTRIAGED":
+		return p.MaxUntriaged
+	}
+	return nil
+}
+
+var ruleNames = map[string]string{
+	"CRITICAL": "maxCritical", "HIGH": "maxHigh", "MEDIUM": "maxMedium", "LOW": "maxLow", "UNTRIAGED": "maxUntriaged",
+}
+
+// Evaluate judges an image's findings (every status; CLOSED ones never
+// count) by policy p.
+func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
+	var counted []store.Finding
+	for _, f := range findings {
+		switch {
+		case f.Status == store.Closed:
+		case f.Status == store.Suppressed && !p.CountSuppressed:
+		case p.FixableOnly && f.FixAvailable != "YES" && f.FixAvailable != "PARTIAL":
+		default:
+			counted = append(counted, f)
+		}
+	}
+	v := Verdict{}
+	bySev := map[string][]store.Finding{}
+	for _, f := range counted {
+		bySev[f.Severity] = append(bySev[f.Severity], f)
+		switch f.Severity {
+		case "CRITICAL":
+			v.Counts.Critical++
+		case "HIGH":
+			v.Counts.High++
+		case "MEDIUM":
+			v.Counts.Medium++
+		case "LOW":
+			v.Counts.Low++
+		case "INFORMATIONAL":
+			v.Counts.Informational++
+		default:
+			v.Counts.Untriaged++
+		}
+		v.Counts.Total++
+	}
+	var reasons []string
+	caused := map[string]bool{}
+	add := func(f store.Finding, rule string) {
+		if caused[f.ID+"/"+rule] {
+			return
+		}
+		caused[f.ID+"/"+rule] = true
+		v.Findings = append(v.Findings, gateFinding(f, rule))
+	}
+	if p.RejectKnownExploited {
+		n := 0
+		for _, f := range counted {
+			if f.ExploitAvailable == "YES" {
+				add(f, "rejectKnownExploited")
+				n++
+			}
+		}
+		if n > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s known to be exploited (CISA KEV)", plural(n, "finding")))
+		}
+	}
+	if p.MaxScore != nil {
+		n := 0
+		for _, f := range counted {
+			if f.Score != nil && *f.Score > *p.MaxScore {
+				add(f, "maxScore")
+				n++
+			}
+		}
+		if n > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s scored above %.1f", plural(n, "finding"), *p.MaxScore))
+		}
+	}
+	var within []string
+	for _, sev := range severities {
+		m := max(&p, sev)
+		if m == nil {
+			continue
+		}
+		n := len(bySev[sev])
+		if sev == "UNTRIAGED" {
+			n = v.Counts.Untriaged
+		}
+		if n > *m {
+			for _, f := range counted {
+				if f.Severity == sev || (sev == "UNTRIAGED" && !known(f.Severity)) {
+					add(f, ruleNames[sev])
+				}
+			}
+			reasons = append(reasons, fmt.Sprintf("%d %s (at most %d allowed)", n, strings.ToLower(sev), *m))
+		} else {
+			within = append(within, fmt.Sprintf("%d %s (at most %d)", n, strings.ToLower(sev), *m))
+		}
+	}
+	sortFindings(v.Findings)
+	scope := ""
+	if p.FixableOnly {
+		scope = " fixable"
+	}
+	if len(reasons) > 0 {
+		v.Decision = store.Rejected
+		v.Reason = "Rejected by policy " + p.Name + ":" + scope + " " + strings.Join(reasons, "; ")
+		return v
+	}
+	v.Decision = store.Approved
+	v.Reason = "Approved by policy " + p.Name + ": all" + scope + " findings within its limits"
+	if len(within) > 0 {
+		v.Reason += " (" + strings.Join(within, ", ") + ")"
+	}
+	return v
+}
+
+func known(sev string) bool {
+	switch sev {
+	case "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL":
+		return true
+	}
+	return false
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+var sevRank = map[string]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFORMATIONAL": 4, "UNTRIAGED": 5}
+
+func sortFindings(fs []store.GateFinding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if sevRank[a.Severity] != sevRank[b.Severity] {
+			return sevRank[a.Severity] < sevRank[b.Severity]
+		}
+		if a.VulnerabilityID != b.VulnerabilityID {
+			return a.VulnerabilityID < b.VulnerabilityID
+		}
+		if a.PackageName != b.PackageName {
+			return a.PackageName < b.PackageName
+		}
+		return a.Rule < b.Rule
+	})
+}
+
+// gateFinding names a finding in a decision, with what it broke.
+func gateFinding(f store.Finding, rule string) store.GateFinding {
+	g := store.GateFinding{
+		VulnerabilityID: f.VulnerabilityID, Severity: f.Severity, Score: f.Score,
+		PackageName: f.PackageName, PackageVersion: f.PackageVersion,
+		KnownExploited: f.ExploitAvailable == "YES", Rule: rule,
+	}
+	var d struct {
+		FindingArn string `json:"findingArn"`
+		Details    struct {
+			Packages []struct {
+				FixedInVersion string `json:"fixedInVersion"`
+			} `json:"vulnerablePackages"`
+		} `json:"packageVulnerabilityDetails"`
+	}
+	if json.Unmarshal(f.Data, &d) == nil {
+		g.FindingArn = d.FindingArn
+		if len(d.Details.Packages) > 0 && d.Details.Packages[0].FixedInVersion != "NotAvailable" {
+			g.FixedInVersion = d.Details.Packages[0].FixedInVersion
+		}
+	}
+	return g
+}
