@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -38,6 +39,11 @@ type Options struct {
 	ApplyRules func(context.Context) error
 	// Account and Region name ARNs (defaults 000000000000 and local).
 	Account, Region string
+	// Gate takes approval requests (nil: the gate routes answer 404).
+	Gate *gate.Gate
+	// Wake, when set, is called after a change the background work
+	// should act on at once (a redrive).
+	Wake func()
 	// Log receives internal errors, which clients never see.
 	Log *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -113,6 +119,27 @@ func (h *handler) routes() []route {
 		{"DELETE", "/suppressions/{id}", auth.Write, h.deleteSuppression},
 
 		{"GET", "/events", auth.Read, h.listEvents},
+
+		{"GET", "/rules", auth.Read, h.listRules},
+		{"POST", "/rules/test", auth.Read, h.testPattern},
+		{"GET", "/rules/{name}", auth.Read, h.getRule},
+		{"PUT", "/rules/{name}", auth.Write, h.putRule},
+		{"DELETE", "/rules/{name}", auth.Write, h.deleteRule},
+
+		{"GET", "/deliveries", auth.Read, h.listDeliveries},
+		{"POST", "/deliveries/redrive", auth.Write, h.redrive},
+		{"GET", "/deliveries/{id}", auth.Read, h.getDelivery},
+
+		{"GET", "/gate/policies", auth.Read, h.listPolicies},
+		{"GET", "/gate/policies/{name}", auth.Read, h.getPolicy},
+		{"PUT", "/gate/policies/{name}", auth.Write, h.putPolicy},
+		{"DELETE", "/gate/policies/{name}", auth.Write, h.deletePolicy},
+		{"POST", "/gate/requests", auth.Push, h.createGateRequest},
+		{"GET", "/gate/requests", auth.Read, h.listGateRequests},
+		{"GET", "/gate/requests/{id}", auth.Read, h.getGateRequest},
+		{"GET", "/gate/decisions", auth.Read, h.listDecisions},
+		{"GET", "/gate/decisions/{id}", auth.Read, h.getDecision},
+		{"GET", "/gate/check", auth.Read, h.gateCheck},
 
 		{"GET", "/tokens", adminOnly, h.listTokens},
 		{"POST", "/tokens", adminOnly, h.createToken},

@@ -91,7 +91,8 @@ func remoteGroup(use, short string, f *remoteFlags, subs ...*cobra.Command) *cob
 
 // remoteCmds are the commands that talk to a running server.
 func (a *app) remoteCmds() []*cobra.Command {
-	return []*cobra.Command{a.imagesCmd(), a.findingsCmd(), a.suppressionsCmd(), a.eventsCmd(), a.tokensCmd()}
+	return []*cobra.Command{a.imagesCmd(), a.findingsCmd(), a.suppressionsCmd(), a.eventsCmd(), a.tokensCmd(),
+		a.rulesCmd(), a.deliveriesCmd(), a.gateCmd()}
 }
 
 // out prints v as JSON with --json, else calls table with a tab writer.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/registry"
 	"github.com/vigilsec/vigil/internal/server"
+	"github.com/vigilsec/vigil/internal/store"
 )
 
 // serverFlags are shared by `serve` and `worker`.
@@ -63,6 +66,21 @@ func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
 			AccessKey: a.env.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: a.env.Getenv("AWS_SECRET_ACCESS_KEY"),
 		}
 	}
+	for i, r := range a.cfg.Rules {
+		var rule store.EventRule
+		if err := fromConfig(r, &rule); err != nil {
+			return cfg, fmt.Errorf("configuration: rules[%d]: %w", i, err)
+		}
+		cfg.Rules = append(cfg.Rules, rule)
+	}
+	for i, p := range a.cfg.Gate.Policies {
+		var pol store.GatePolicy
+		if err := fromConfig(p, &pol); err != nil {
+			return cfg, fmt.Errorf("configuration: gate.policies[%d]: %w", i, err)
+		}
+		cfg.GatePolicies = append(cfg.GatePolicies, pol)
+	}
+	cfg.GateTimeout = a.cfg.Gate.Timeout
 	if f.secretFile != "" {
 		b, err := os.ReadFile(f.secretFile)
 		if err != nil {
@@ -172,4 +190,16 @@ func (a *app) workerCmd() *cobra.Command {
 	}
 	f.register(cmd.Flags(), runtime.GOMAXPROCS(0))
 	return cmd
+}
+
+// fromConfig reads a part of the YAML configuration into an API type, by
+// way of JSON, refusing fields the type does not have.
+func fromConfig(v map[string]any, out any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(out)
 }

@@ -29,6 +29,22 @@ type Config struct {
 	TempDir string `yaml:"tempDir"`
 	// DB configures the vulnerability database.
 	DB DB `yaml:"db"`
+	// Rules are event rules for `vigil serve`, in the API's shape (Name,
+	// EventPattern, State, Description, Targets); they replace, at each
+	// start, the rules an earlier configuration file made.
+	Rules []map[string]any `yaml:"rules"`
+	// Gate configures the deployment gate of `vigil serve`.
+	Gate Gate `yaml:"gate"`
+}
+
+// Gate configures the deployment gate.
+type Gate struct {
+	// Timeout is how long a request waits for a scan when neither the
+	// request nor its policy says (default 30 minutes).
+	Timeout time.Duration `yaml:"timeout"`
+	// Policies are gate policies in the API's shape (name, repository,
+	// maxCritical, …), written to the store at each start.
+	Policies []map[string]any `yaml:"policies"`
 }
 
 // DB configures the vulnerability database.

@@ -25,7 +25,9 @@ import (
 	"github.com/vigilsec/vigil/internal/analyze/catalog"
 	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/bus"
 	"github.com/vigilsec/vigil/internal/events"
+	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/lifecycle"
 	"github.com/vigilsec/vigil/internal/registry"
 	"github.com/vigilsec/vigil/internal/store"
@@ -68,7 +70,18 @@ type Config struct {
 	// share it. Empty: read from (or created in) DataDir.
 	Secret  string
 	TempDir string
-	Log     *slog.Logger
+	// Rules and GatePolicies come from the configuration file: they are
+	// written to the store at start, and rules the file no longer has
+	// are removed.
+	Rules        []store.EventRule
+	GatePolicies []store.GatePolicy
+	// GateTimeout is how long a gate request waits for a scan when
+	// neither the request nor its policy says (default 30 minutes).
+	GateTimeout time.Duration
+	// BusPoll, BackoffBase and BackoffMax tune event delivery (defaults
+	// 250 ms, 1 s and 5 min).
+	BusPoll, BackoffBase, BackoffMax time.Duration
+	Log                              *slog.Logger
 }
 
 // Server is a running `vigil serve`.
@@ -83,6 +96,9 @@ type Server struct {
 	wake     chan struct{}
 	analyzer *analyze.Analyzer
 	warm     *warmer
+	gate     *gate.Gate
+	bus      *bus.Bus
+	busWake  chan struct{}
 	handler  http.Handler
 }
 
@@ -159,6 +175,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.warm = newWarmer(s.analyzer, s.registry, st, cfg.Log)
+	s.gate = &gate.Gate{Store: st, Emitter: s.emitter, Timeout: cfg.GateTimeout, Log: cfg.Log}
+	s.busWake = make(chan struct{}, 1)
+	host, _ := os.Hostname()
+	s.bus = &bus.Bus{
+		Store: st, Gate: s.gate, Callbacks: s.gate, Client: &http.Client{Timeout: 30 * time.Second}, Log: cfg.Log,
+		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomID()[:8]), Lease: time.Minute,
+		Poll: cfg.BusPoll, BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax,
+		Account: cfg.Account, Region: cfg.Region, Wake: s.busWake,
+	}
+	if err := s.configure(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.dbs.refresh(ctx); err != nil {
 		cfg.Log.Warn("vulnerability database unreadable", "err", err)
 	}
@@ -166,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2/", s.registry)
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
-		Store: st, Auth: s.auth, ApplyRules: s.applyRules,
+		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus,
 		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
 	}))
 	mux.Handle("/", web.New(web.Options{
@@ -265,7 +293,7 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 			w.Run(ctx)
 		}()
 	}
-	wg.Add(2)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		s.watchDatabase(ctx)
@@ -274,6 +302,38 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		s.warm.Run(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		s.bus.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.reconcileGate(ctx)
+	}()
+}
+
+// reconcileGate settles, every two seconds, what the gate's events may
+// have missed, and times out requests past their deadline.
+func (s *Server) reconcileGate(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.gate.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("gate", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Server) wakeBus() {
+	select {
+	case s.busWake <- struct{}{}:
+	default:
+	}
 }
 
 // onBlob hands uploaded blobs to the warmer (set before serving starts).

@@ -37,8 +37,10 @@ type Target struct {
 	Type string `json:"Type"` // webhook, gate or log
 	// URL and Secret are a webhook's: deliveries are POSTed to URL and
 	// signed with HMAC-SHA256 under Secret.
-	URL              string            `json:"Url,omitempty"`
-	Secret           string            `json:"Secret,omitempty"`
+	URL    string `json:"Url,omitempty"`
+	Secret string `json:"Secret,omitempty"`
+	// HasSecret is set in answers that leave the secret out.
+	HasSecret        bool              `json:"HasSecret,omitempty"`
 	InputTransformer *InputTransformer `json:"InputTransformer,omitempty"`
 	RetryPolicy      *RetryPolicy      `json:"RetryPolicy,omitempty"`
 }

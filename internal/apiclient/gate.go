@@ -1,0 +1,156 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+func (c *Client) Rules(ctx context.Context) ([]store.EventRule, error) {
+	var r struct {
+		Rules []store.EventRule `json:"Rules"`
+	}
+	if err := c.do(ctx, "GET", "/rules", nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Rules, nil
+}
+
+func (c *Client) Rule(ctx context.Context, name string) (*store.EventRule, error) {
+	return call[store.EventRule](ctx, c, "GET", "/rules/"+url.PathEscape(name), nil)
+}
+
+// PutRuleResult is a stored rule and the webhook secrets the server made
+// for it, shown only this once.
+type PutRuleResult struct {
+	store.EventRule
+	NewSecrets map[string]string `json:"NewSecrets"`
+}
+
+func (c *Client) PutRule(ctx context.Context, r store.EventRule) (*PutRuleResult, error) {
+	return call[PutRuleResult](ctx, c, "PUT", "/rules/"+url.PathEscape(r.Name), r)
+}
+
+func (c *Client) DeleteRule(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/rules/"+url.PathEscape(name), nil, nil)
+}
+
+// TestPattern asks the server whether event matches pattern.
+func (c *Client) TestPattern(ctx context.Context, pattern, event json.RawMessage) (bool, error) {
+	var r struct {
+		Result bool `json:"Result"`
+	}
+	err := c.do(ctx, "POST", "/rules/test", map[string]json.RawMessage{"EventPattern": pattern, "Event": event}, &r)
+	return r.Result, err
+}
+
+type DeliveryQuery struct {
+	State, Rule, EventID string
+	Before               int64
+	MaxResults           int
+}
+
+type DeliveryPage struct {
+	Deliveries []store.Delivery `json:"deliveries"`
+	NextBefore int64            `json:"nextBefore"`
+}
+
+func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) (*DeliveryPage, error) {
+	before := ""
+	if q.Before != 0 {
+		before = strconv.FormatInt(q.Before, 10)
+	}
+	return call[DeliveryPage](ctx, c, "GET", "/deliveries"+query("state", q.State, "rule", q.Rule, "eventId", q.EventID,
+		"before", before, "maxResults", itoa(q.MaxResults)), nil)
+}
+
+// Redrive puts dead deliveries back: those ids, or every dead one of
+// rule, or with all every dead one.
+func (c *Client) Redrive(ctx context.Context, ids []int64, rule string, all bool) (int, error) {
+	var r struct {
+		Redriven int `json:"redriven"`
+	}
+	err := c.do(ctx, "POST", "/deliveries/redrive", map[string]any{"ids": ids, "rule": rule, "all": all}, &r)
+	return r.Redriven, err
+}
+
+// Policies are the stored gate policies and, when none is the default,
+// the built-in default that applies.
+type Policies struct {
+	Policies       []store.GatePolicy `json:"policies"`
+	BuiltinDefault *store.GatePolicy  `json:"builtinDefault"`
+}
+
+func (c *Client) GatePolicies(ctx context.Context) (*Policies, error) {
+	return call[Policies](ctx, c, "GET", "/gate/policies", nil)
+}
+
+func (c *Client) PutGatePolicy(ctx context.Context, p store.GatePolicy) (*store.GatePolicy, error) {
+	return call[store.GatePolicy](ctx, c, "PUT", "/gate/policies/"+url.PathEscape(p.Name), p)
+}
+
+func (c *Client) DeleteGatePolicy(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/gate/policies/"+url.PathEscape(name), nil, nil)
+}
+
+// GateRequestInput is what a pipeline registers.
+type GateRequestInput struct {
+	Image          string `json:"image"`
+	Pipeline       string `json:"pipeline"`
+	Stage          string `json:"stage,omitempty"`
+	Action         string `json:"action,omitempty"`
+	CallbackURL    string `json:"callbackUrl,omitempty"`
+	NewPush        bool   `json:"newPush,omitempty"`
+	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
+}
+
+// GateRequest is a request and its latest decision, if any.
+type GateRequest struct {
+	Request  store.GateRequest   `json:"request"`
+	Decision *store.GateDecision `json:"decision"`
+}
+
+func (c *Client) CreateGateRequest(ctx context.Context, in GateRequestInput) (*GateRequest, error) {
+	return call[GateRequest](ctx, c, "POST", "/gate/requests", in)
+}
+
+// WaitGateRequest answers as soon as the request is decided, or after
+// waitSeconds (at most 60).
+func (c *Client) WaitGateRequest(ctx context.Context, id string, waitSeconds int) (*GateRequest, error) {
+	return call[GateRequest](ctx, c, "GET", "/gate/requests/"+url.PathEscape(id)+query("wait", itoa(waitSeconds)), nil)
+}
+
+type DecisionQuery struct {
+	RequestID, Repository, Digest, NextToken string
+	MaxResults                               int
+}
+
+type DecisionPage struct {
+	Decisions []store.GateDecision `json:"decisions"`
+	NextToken string               `json:"nextToken"`
+}
+
+func (c *Client) GateDecisions(ctx context.Context, q DecisionQuery) (*DecisionPage, error) {
+	return call[DecisionPage](ctx, c, "GET", "/gate/decisions"+query("requestId", q.RequestID, "repository", q.Repository,
+		"digest", q.Digest, "maxResults", itoa(q.MaxResults), "nextToken", q.NextToken), nil)
+}
+
+// Check is an immediate verdict on an image.
+type Check struct {
+	Repository string              `json:"repository"`
+	Digest     string              `json:"digest"`
+	Ready      bool                `json:"ready"`
+	Decision   string              `json:"decision"`
+	Policy     string              `json:"policy"`
+	Reason     string              `json:"reason"`
+	ScanStatus string              `json:"scanStatus"`
+	Findings   []store.GateFinding `json:"findings"`
+	Counts     store.Counts        `json:"counts"`
+}
+
+func (c *Client) GateCheck(ctx context.Context, image string) (*Check, error) {
+	return call[Check](ctx, c, "GET", "/gate/check"+query("image", image), nil)
+}
