@@ -92,7 +92,7 @@ func remoteGroup(use, short string, f *remoteFlags, subs ...*cobra.Command) *cob
 // remoteCmds are the commands that talk to a running server.
 func (a *app) remoteCmds() []*cobra.Command {
 	return []*cobra.Command{a.imagesCmd(), a.findingsCmd(), a.suppressionsCmd(), a.eventsCmd(), a.tokensCmd(),
-		a.rulesCmd(), a.deliveriesCmd(), a.gateCmd()}
+		a.rulesCmd(), a.deliveriesCmd(), a.gateCmd(), a.repositoriesCmd()}
 }
 
 // out prints v as JSON with --json, else calls table with a tab writer.
@@ -188,7 +188,86 @@ func (a *app) imagesCmd() *cobra.Command {
 	list.Flags().StringVar(&tag, "tag", "", "only images with this tag")
 	list.Flags().StringVar(&status, "status", "", "only images with this scan status (PENDING, SCANNING, COMPLETE, FAILED, UNSUPPORTED, INACTIVE)")
 	list.Flags().IntVar(&limit, "limit", 1000, "show at most this many (0: all)")
-	return remoteGroup("images", "Images stored in a Vigil server", &f, list)
+	var rsRepo, rsDigest string
+	rescan := &cobra.Command{
+		Use:   "rescan [--repository R [--digest D]]",
+		Short: "Re-evaluate stored images against the current database (a failed scan is scanned again)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rsDigest != "" && rsRepo == "" {
+				return usageError{errors.New("--digest needs --repository")}
+			}
+			c, err := a.client(&f)
+			if err != nil {
+				return err
+			}
+			added, err := c.Rescan(cmd.Context(), rsRepo, rsDigest)
+			if err != nil {
+				return err
+			}
+			if added {
+				fmt.Fprintln(a.env.Err, "re-evaluation queued")
+			} else {
+				fmt.Fprintln(a.env.Err, "a re-evaluation of the same images is queued already")
+			}
+			return nil
+		},
+	}
+	rescan.Flags().StringVar(&rsRepo, "repository", "", "only this repository (default: every image)")
+	rescan.Flags().StringVar(&rsDigest, "digest", "", "only this image of the repository")
+	return remoteGroup("images", "Images stored in a Vigil server", &f, list, rescan)
+}
+
+func (a *app) repositoriesCmd() *cobra.Command {
+	var f remoteFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List repositories with their image counts and rescan durations",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client(&f)
+			if err != nil {
+				return err
+			}
+			rs, err := c.Repositories(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if rs == nil {
+				rs = []store.Repository{}
+			}
+			return a.out(&f, map[string]any{"repositories": rs}, func(w io.Writer) {
+				fmt.Fprintln(w, "REPOSITORY	IMAGES	RESCAN DURATION	COUNTED FROM	CREATED")
+				for _, r := range rs {
+					fmt.Fprintf(w, "%s	%d	%s	%s	%s\n", r.Name, r.Images, r.RescanDuration, r.RescanBasis, when(r.CreatedAt))
+				}
+			})
+		},
+	}
+	var duration, basis string
+	set := &cobra.Command{
+		Use:   "set REPOSITORY --rescan-duration LIFETIME|DAYS_14|DAYS_30|DAYS_60|DAYS_90|DAYS_180 [--basis PUSH|PULL]",
+		Short: "Set how long a repository's images are re-evaluated after their push or last pull",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if duration == "" {
+				return usageError{errors.New("--rescan-duration is required")}
+			}
+			c, err := a.client(&f)
+			if err != nil {
+				return err
+			}
+			r, err := c.SetRescanDuration(cmd.Context(), args[0], strings.ToUpper(duration), strings.ToUpper(basis))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Err, "%s: rescan duration %s counted from %s\n", r.Name, r.RescanDuration, r.RescanBasis)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&duration, "rescan-duration", "", "LIFETIME, or DAYS_14, DAYS_30, DAYS_60, DAYS_90, DAYS_180")
+	set.Flags().StringVar(&basis, "basis", "", "PUSH (default) or PULL: count from the push or from the last pull")
+	return remoteGroup("repositories", "Repositories of a Vigil server and their rescan durations", &f, list, set)
 }
 
 // filterFlags build Inspector filter criteria from the command line.
