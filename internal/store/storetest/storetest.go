@@ -43,6 +43,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Rules", testRules},
 		{"Events", testEvents},
 		{"Tokens", testTokens},
+		{"EventRules", testEventRules},
+		{"Dispatch", testDispatch},
+		{"Deliveries", testDeliveries},
+		{"GatePolicies", testGatePolicies},
+		{"GateRequests", testGateRequests},
+		{"UpdateGateRequest", testUpdateGateRequest},
+		{"GateDecisions", testGateDecisions},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
@@ -79,6 +86,10 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 	if err != nil || len(evs) != 1 || evs[0].ID != "shared-1" {
 		t.Errorf("b does not see a's event: %v, %+v", err, evs)
 	}
+	// Dispatchers and delivery claimers in both processes share the
+	// bus's work without doing any of it twice.
+	t.Run("dispatch", func(t *testing.T) { dispatchConcurrently(t, []store.Store{a, b, a, b}) })
+	t.Run("claim deliveries", func(t *testing.T) { claimConcurrently(t, []store.Store{a, b, a, b}) })
 }
 
 // base is the suite's clock: whole milliseconds, as the stores keep.
