@@ -39,7 +39,8 @@ type Options struct {
 	ApplyRules func(context.Context) error
 	// Account and Region name ARNs (defaults 000000000000 and local).
 	Account, Region string
-	// Gate takes approval requests (nil: the gate routes answer 404).
+	// Gate takes approval requests and answers checks (nil: those two
+	// routes answer 404; policies and decisions are read from the store).
 	Gate *gate.Gate
 	// Wake, when set, is called after a change the background work
 	// should act on at once (a redrive).

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +24,10 @@ type routeCase struct {
 	// the store if the request needs something to exist.
 	request func(t *testing.T, h *harness) (string, any)
 	want    int // the status of an allowed request
+	// changes are the parts of the snapshot an allowed request by a role
+	// other than admin may change (a pipeline's gate request); nothing
+	// else may change before an admin asks.
+	changes []string
 }
 
 func fixed(path string, body any) func(*testing.T, *harness) (string, any) {
@@ -33,32 +37,97 @@ func fixed(path string, body any) func(*testing.T, *harness) (string, any) {
 func routeCases() []routeCase {
 	appImage := func(h *harness) apitest.Image { return h.Fixture.Images[0] }
 	return []routeCase{
-		{"GET /whoami", fixed("/api/v1/whoami", nil), 200},
-		{"GET /openapi.yaml", fixed("/api/v1/openapi.yaml", nil), 200},
-		{"GET /repositories", fixed("/api/v1/repositories", nil), 200},
-		{"PUT /repositories/settings", fixed("/api/v1/repositories/settings", map[string]string{"repository": "team/app", "rescanDuration": "DAYS_30"}), 200},
-		{"GET /images", fixed("/api/v1/images?repository=team/app", nil), 200},
-		{"GET /images/detail", fixed("/api/v1/images/detail?repository=team/app&tag=1.0", nil), 200},
-		{"GET /images/sbom", fixed("/api/v1/images/sbom?repository=team/app&tag=1.0", nil), 200},
-		{"POST /images/rescan", fixed("/api/v1/images/rescan", map[string]string{"repository": "team/db"}), 202},
-		{"GET /findings", fixed("/api/v1/findings?severity=CRITICAL", nil), 200},
-		{"POST /findings/list", fixed("/api/v1/findings/list", map[string]any{}), 200},
-		{"POST /findings/aggregate", fixed("/api/v1/findings/aggregate", map[string]string{"aggregationType": "REPOSITORY"}), 200},
+		{"GET /whoami", fixed("/api/v1/whoami", nil), 200, nil},
+		{"GET /openapi.yaml", fixed("/api/v1/openapi.yaml", nil), 200, nil},
+		{"GET /repositories", fixed("/api/v1/repositories", nil), 200, nil},
+		{"PUT /repositories/settings", fixed("/api/v1/repositories/settings", map[string]string{"repository": "team/app", "rescanDuration": "DAYS_30"}), 200, nil},
+		{"GET /images", fixed("/api/v1/images?repository=team/app", nil), 200, nil},
+		{"GET /images/detail", fixed("/api/v1/images/detail?repository=team/app&tag=1.0", nil), 200, nil},
+		{"GET /images/sbom", fixed("/api/v1/images/sbom?repository=team/app&tag=1.0", nil), 200, nil},
+		{"POST /images/rescan", fixed("/api/v1/images/rescan", map[string]string{"repository": "team/db"}), 202, nil},
+		{"GET /findings", fixed("/api/v1/findings?severity=CRITICAL", nil), 200, nil},
+		{"POST /findings/list", fixed("/api/v1/findings/list", map[string]any{}), 200, nil},
+		{"POST /findings/aggregate", fixed("/api/v1/findings/aggregate", map[string]string{"aggregationType": "REPOSITORY"}), 200, nil},
 		{"GET /findings/{id}", func(t *testing.T, h *harness) (string, any) {
 			return "/api/v1/findings/" + appImage(h).Findings[0].ID, nil
-		}, 200},
-		{"GET /suppressions", fixed("/api/v1/suppressions", nil), 200},
-		{"POST /suppressions", fixed("/api/v1/suppressions", suppressCVE("accepted", "CVE-2023-45853")), 201},
+		}, 200, nil},
+		{"GET /suppressions", fixed("/api/v1/suppressions", nil), 200, nil},
+		{"POST /suppressions", fixed("/api/v1/suppressions", suppressCVE("accepted", "CVE-2023-45853")), 201, nil},
 		{"GET /suppressions/{id}", func(t *testing.T, h *harness) (string, any) {
 			return "/api/v1/suppressions/" + createRule(t, h, "r1"), nil
-		}, 200},
+		}, 200, nil},
 		{"DELETE /suppressions/{id}", func(t *testing.T, h *harness) (string, any) {
 			return "/api/v1/suppressions/" + createRule(t, h, "r2"), nil
-		}, 204},
-		{"GET /events", fixed("/api/v1/events?maxResults=5", nil), 200},
-		{"GET /tokens", fixed("/api/v1/tokens", nil), 200},
-		{"POST /tokens", fixed("/api/v1/tokens", map[string]string{"name": "ci", "role": "pipeline"}), 201},
-		{"DELETE /tokens/{id}", fixed("/api/v1/tokens/tok-pipeline", nil), 204},
+		}, 204, nil},
+		{"GET /events", fixed("/api/v1/events?maxResults=5", nil), 200, nil},
+
+		{"GET /rules", func(t *testing.T, h *harness) (string, any) {
+			storeEventRule(t, h, "listed")
+			return "/api/v1/rules", nil
+		}, 200, nil},
+		{"POST /rules/test", fixed("/api/v1/rules/test", map[string]any{"EventPattern": ec2Pattern, "Event": ec2Event}), 200, nil},
+		{"GET /rules/{name}", func(t *testing.T, h *harness) (string, any) {
+			return "/api/v1/rules/" + storeEventRule(t, h, "shown"), nil
+		}, 200, nil},
+		{"PUT /rules/{name}", fixed("/api/v1/rules/new-rule", map[string]any{
+			"EventPattern": map[string]any{"source": []string{"aws.inspector2"}},
+			"Targets":      []map[string]any{{"Id": "hook", "Type": "webhook", "Url": "https://hooks.example/vigil"}},
+		}), 201, nil},
+		{"DELETE /rules/{name}", func(t *testing.T, h *harness) (string, any) {
+			return "/api/v1/rules/" + storeEventRule(t, h, "doomed"), nil
+		}, 204, nil},
+
+		{"GET /deliveries", func(t *testing.T, h *harness) (string, any) {
+			seedDeliveries(t, h, []seed{{rule: "r", dead: true}})
+			return "/api/v1/deliveries?state=dead", nil
+		}, 200, nil},
+		{"GET /deliveries/{id}", func(t *testing.T, h *harness) (string, any) {
+			ds := seedDeliveries(t, h, []seed{{rule: "r"}})
+			return "/api/v1/deliveries/" + strconv.FormatInt(ds[0].ID, 10), nil
+		}, 200, nil},
+		{"POST /deliveries/redrive", func(t *testing.T, h *harness) (string, any) {
+			seedDeliveries(t, h, []seed{{rule: "r", dead: true}})
+			return "/api/v1/deliveries/redrive", map[string]any{"all": true}
+		}, 200, nil},
+
+		{"GET /gate/policies", func(t *testing.T, h *harness) (string, any) {
+			storePolicy(t, h, "strict", "team/app")
+			return "/api/v1/gate/policies", nil
+		}, 200, nil},
+		{"GET /gate/policies/{name}", func(t *testing.T, h *harness) (string, any) {
+			return "/api/v1/gate/policies/" + storePolicy(t, h, "strict", "team/app"), nil
+		}, 200, nil},
+		{"PUT /gate/policies/{name}", fixed("/api/v1/gate/policies/strict", map[string]any{"repository": "team/*", "maxCritical": 0}), 201, nil},
+		{"DELETE /gate/policies/{name}", func(t *testing.T, h *harness) (string, any) {
+			return "/api/v1/gate/policies/" + storePolicy(t, h, "strict", "team/app"), nil
+		}, 204, nil},
+		{"POST /gate/requests", fixed("/api/v1/gate/requests", map[string]any{"image": "team/app:1.0", "pipeline": "deploy-app"}), 201,
+			// The request, its decision (the image is scanned) and the
+			// decision's event.
+			[]string{"gateRequests", "gateDecisions", "events"}},
+		{"GET /gate/requests", func(t *testing.T, h *harness) (string, any) {
+			gateRequest(t, h, "team/web:dev")
+			return "/api/v1/gate/requests?state=PENDING", nil
+		}, 200, nil},
+		{"GET /gate/requests/{id}", func(t *testing.T, h *harness) (string, any) {
+			return "/api/v1/gate/requests/" + gateRequest(t, h, "team/web:dev").ID, nil
+		}, 200, nil},
+		{"GET /gate/decisions", func(t *testing.T, h *harness) (string, any) {
+			gateRequest(t, h, "team/db:16")
+			return "/api/v1/gate/decisions?repository=team/db", nil
+		}, 200, nil},
+		{"GET /gate/decisions/{id}", func(t *testing.T, h *harness) (string, any) {
+			r := gateRequest(t, h, "team/db:16")
+			if r.DecisionID == "" {
+				t.Fatalf("a request on a scanned image is not decided: %+v", r)
+			}
+			return "/api/v1/gate/decisions/" + r.DecisionID, nil
+		}, 200, nil},
+		{"GET /gate/check", fixed("/api/v1/gate/check?image=team/app:1.0", nil), 200, nil},
+
+		{"GET /tokens", fixed("/api/v1/tokens", nil), 200, nil},
+		{"POST /tokens", fixed("/api/v1/tokens", map[string]string{"name": "ci", "role": "pipeline"}), 201, nil},
+		{"DELETE /tokens/{id}", fixed("/api/v1/tokens/tok-pipeline", nil), 204, nil},
 	}
 }
 
@@ -99,12 +168,24 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	need := api.RouteList()
+	for r, n := range need {
+		if want := wantNeed(r); n != want {
+			t.Errorf("route %s needs %q, want %q", r, n, want)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.route, func(t *testing.T) {
 			h := newHarness(t)
 			method, _, _ := strings.Cut(c.route, " ")
 			path, body := c.request(t, h)
 			before := snapshot(t, h.Store)
+			mayChange := map[string]bool{}
+			for _, k := range c.changes {
+				if _, ok := before[k]; !ok {
+					t.Fatalf("the case names %q, which the snapshot does not have", k)
+				}
+				mayChange[k] = true
+			}
 			order := []string{anonymous, readOnly, pipeline, admin}
 			for _, role := range order {
 				r := h.call(role, method, path, body)
@@ -123,25 +204,68 @@ func TestPermissions(t *testing.T) {
 				default:
 					r.expect(t, c.want)
 				}
-				if role == pipeline {
-					// Nobody but an admin has had a go: nothing may
-					// have changed.
-					if after := snapshot(t, h.Store); !reflect.DeepEqual(before, after) {
-						t.Errorf("the store changed before an admin asked:\nbefore %s\nafter  %s", before, after)
+				if role == admin {
+					continue
+				}
+				// Nobody but an admin has had a go: nothing may have
+				// changed, except what an allowed request of this
+				// role is there to change.
+				after := snapshot(t, h.Store)
+				changed := false
+				for k := range before {
+					if before[k] == after[k] {
+						continue
+					}
+					changed = true
+					if !allowed || !mayChange[k] {
+						t.Errorf("%s changed after the %s token's request (status %d), before an admin asked:\nbefore %s\nafter  %s",
+							k, roleName(role), r.status, before[k], after[k])
 					}
 				}
+				if allowed && len(c.changes) > 0 && !changed {
+					t.Errorf("the %s token's request was answered %d but changed none of %v", roleName(role), r.status, c.changes)
+				}
+				before = after
 			}
 		})
 	}
 }
 
-// allowedFor is the permission rule written out: read for every role,
-// everything else for admins only (a pipeline's push is the registry's).
+// wantNeed is the permission each route should need, written out: GETs
+// and the POSTs that only read (list, aggregate, test a pattern) need
+// read; a gate request needs push (a pipeline's); tokens are an admin's;
+// every other change needs write.
+func wantNeed(route string) string {
+	method, path, _ := strings.Cut(route, " ")
+	switch {
+	case strings.HasPrefix(path, "/tokens"):
+		return "admin"
+	case method == "GET", route == "POST /findings/list", route == "POST /findings/aggregate", route == "POST /rules/test":
+		return auth.Read
+	case route == "POST /gate/requests":
+		return auth.Push
+	}
+	return auth.Write
+}
+
+// allowedFor is the permission rule written out: read for every role;
+// push (images to the registry, requests to the deployment gate) for
+// pipelines and admins; everything else for admins only.
 func allowedFor(role, need string) bool {
-	if need == auth.Read {
+	switch need {
+	case auth.Read:
 		return true
+	case auth.Push:
+		return role == pipeline || role == admin
 	}
 	return role == admin
+}
+
+func roleName(role string) string {
+	if role == anonymous {
+		return "anonymous"
+	}
+	return role
 }
 
 // snapshot is everything the API could change, as JSON (token use times
@@ -178,5 +302,19 @@ func snapshot(t *testing.T, s store.Store) map[string]string {
 	put("events", evts, err)
 	jobs, err := s.Jobs(ctx, "queued", 1000)
 	put("jobs", jobs, err)
+	eventRules, err := s.EventRules(ctx)
+	sort.Slice(eventRules, func(i, j int) bool { return eventRules[i].Name < eventRules[j].Name })
+	put("eventRules", eventRules, err)
+	deliveries, err := s.Deliveries(ctx, store.DeliveryQuery{Limit: 1000})
+	put("deliveries", deliveries, err)
+	policies, err := s.GatePolicies(ctx)
+	sort.Slice(policies, func(i, j int) bool { return policies[i].Name < policies[j].Name })
+	put("gatePolicies", policies, err)
+	requests, _, err := s.GateRequests(ctx, store.GateRequestQuery{Limit: 1000})
+	sort.Slice(requests, func(i, j int) bool { return requests[i].ID < requests[j].ID })
+	put("gateRequests", requests, err)
+	decisions, _, err := s.GateDecisions(ctx, store.GateDecisionQuery{Limit: 1000})
+	sort.Slice(decisions, func(i, j int) bool { return decisions[i].ID < decisions[j].ID })
+	put("gateDecisions", decisions, err)
 	return out
 }

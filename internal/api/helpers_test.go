@@ -161,6 +161,7 @@ func loadSpec(file string) (*openAPI, error) {
 	if err != nil {
 		return nil, err
 	}
+	nullable(doc)
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft7)
 	c.AssertFormat()
@@ -169,6 +170,28 @@ func loadSpec(file string) (*openAPI, error) {
 	}
 	m, _ := doc.(map[string]any)
 	return &openAPI{doc: m, c: c, schemas: map[string]*jsonschema.Schema{}}, nil
+}
+
+// nullable rewrites OpenAPI 3.0's "nullable: true" beside a type as JSON
+// Schema says it (type: [t, "null"]), so that the schema compiler, which
+// knows only JSON Schema, lets null through exactly where the document
+// does and nowhere else.
+func nullable(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if n, _ := v["nullable"].(bool); n {
+			if t, ok := v["type"].(string); ok {
+				v["type"] = []any{t, "null"}
+			}
+		}
+		for _, c := range v {
+			nullable(c)
+		}
+	case []any:
+		for _, c := range v {
+			nullable(c)
+		}
+	}
 }
 
 // obj walks the document by keys, following $refs to

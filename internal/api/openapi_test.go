@@ -84,6 +84,18 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"Token", `{"id":"1","name":"n","role":"admin","createdAt":"2026-01-01T00:00:00Z","hash":"ab"}`},
 		{"NewToken", `{"token":{"id":"1","name":"n","role":"admin","createdAt":"2026-01-01T00:00:00Z"},"secret":"plain"}`},
 		{"Event", `{"version":"0","id":"1","detail-type":"x","source":"s","account":"a","time":"yesterday","region":"r","resources":[],"detail":{}}`},
+		// A webhook secret is never answered, but once in NewSecrets.
+		{"EventRule", `{"Name":"r","EventPattern":{},"State":"ENABLED","CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z","Targets":[{"Id":"h","Type":"webhook","Url":"https://x","Secret":"whsec_x"}]}`},
+		{"EventRule", `{"Name":"r","EventPattern":"{}","State":"ENABLED","CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z","Targets":[]}`},
+		{"EventRule", `{"Name":"r","EventPattern":{},"State":"ENABLED","CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z","Targets":[],"NewSecrets":{"h":"whsec_x"}}`},
+		{"PutRuleResponse", `{"Name":"r","EventPattern":{},"State":"ENABLED","CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z","Targets":[],"NewSecrets":{"h":"plain"}}`},
+		{"Delivery", `{"id":1,"eventId":"e","eventSeq":1,"target":"t","state":"DEAD","attempts":1,"windowStart":"2026-01-01T00:00:00Z","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}`},
+		// A gate request's token is in the answer to its creation only.
+		{"GateRequestWithDecision", `{"request":{"id":"1","token":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","repository":"a","pipeline":"p","state":"PENDING","deadline":"2026-01-01T00:00:00Z","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}`},
+		{"NewGateRequest", `{"request":{"id":"1","repository":"a","pipeline":"p","state":"PENDING","deadline":"2026-01-01T00:00:00Z","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}`},
+		{"GateDecision", `{"id":"1","requestId":"r","repository":"a","decision":"approved","policy":"default","reason":"x","trigger":"request","findings":[],"counts":{"CRITICAL":0,"HIGH":0,"MEDIUM":0,"LOW":0,"INFORMATIONAL":0,"UNTRIAGED":0,"TOTAL":0},"decidedAt":"2026-01-01T00:00:00Z"}`},
+		// nullable lets null through where it is written, not elsewhere.
+		{"GateCheck", `{"repository":"a","digest":"d","ready":false,"decision":"Rejected","policy":"default","reason":"x","scanStatus":"PENDING","findings":null,"counts":{"CRITICAL":0,"HIGH":0,"MEDIUM":0,"LOW":0,"INFORMATIONAL":0,"UNTRIAGED":0,"TOTAL":0}}`},
 	}
 	for _, b := range bad {
 		s, err := o.schema(b.schema)
@@ -96,6 +108,23 @@ func TestOpenAPISchemas(t *testing.T) {
 		}
 		if err := s.Validate(v); err == nil {
 			t.Errorf("schema %s accepted %s", b.schema, b.body)
+		}
+	}
+	good := []struct{ schema, body string }{
+		{"EventRule", `{"Name":"r","EventPattern":{"source":["aws.ecr"]},"State":"DISABLED","CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z","Targets":null}`},
+		{"GateDecision", `{"id":"1","requestId":"r","repository":"a","decision":"Rejected","policy":"default","reason":"x","trigger":"timeout","findings":null,"counts":{"CRITICAL":0,"HIGH":0,"MEDIUM":0,"LOW":0,"INFORMATIONAL":0,"UNTRIAGED":0,"TOTAL":0},"decidedAt":"2026-01-01T00:00:00Z"}`},
+	}
+	for _, g := range good {
+		s, err := o.schema(g.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(g.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("schema %s refused %s: %v", g.schema, g.body, err)
 		}
 	}
 }

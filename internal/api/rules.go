@@ -106,10 +106,10 @@ func (h *handler) putRule(w http.ResponseWriter, r *http.Request) error {
 	if rule.State == "" {
 		rule.State = "ENABLED"
 	}
-	for _, t := range rule.Targets {
-		if t.HasSecret {
-			return badRequest("target %s: HasSecret is set by the server; give Secret, or leave it out to keep the current one", t.ID)
-		}
+	// A rule read back (HasSecret set, Secret left out) may be sent
+	// again as it is: the secrets stay.
+	for i := range rule.Targets {
+		rule.Targets[i].HasSecret = false
 	}
 	if err := bus.Validate(&rule); err != nil {
 		return badRequest("%s", trimPrefix(err.Error(), "bus: "))
@@ -146,8 +146,10 @@ func (h *handler) putRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The secrets this request made, from what it wrote (not from the
+	// rule read back, which a concurrent PUT may have replaced).
 	secrets := map[string]string{}
-	for _, t := range stored.Targets {
+	for _, t := range rule.Targets {
 		if shown[t.ID] {
 			secrets[t.ID] = t.Secret
 		}

@@ -45,8 +45,8 @@ type GatePolicy struct {
 	// TimeoutSeconds is how long a request waits for a scan before
 	// OnTimeout applies (0: the server's default).
 	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	CreatedAt      time.Time `json:"createdAt,omitzero"`
+	UpdatedAt      time.Time `json:"updatedAt,omitzero"`
 }
 
 // GateRequest is a pipeline waiting for a decision on an image.
@@ -54,7 +54,7 @@ type GateRequest struct {
 	ID string `json:"id"`
 	// Token is handed to the pipeline and sent back with every decision
 	// (in the callback and the event), as an approval token is.
-	Token      string `json:"token"`
+	Token      string `json:"token,omitempty"`
 	Repository string `json:"repository"`
 	// Digest is the image judged; empty until a tag reference resolves
 	// (the image is not pushed yet).

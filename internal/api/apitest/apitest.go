@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/events"
+	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/lifecycle"
 	"github.com/vigilsec/vigil/internal/match"
@@ -51,6 +53,38 @@ type Server struct {
 	// token of that role.
 	Tokens  map[string]string
 	Fixture *Fixture
+	// Gate is the server's deployment gate (nil with WithoutGate).
+	Gate *gate.Gate
+
+	wakes struct {
+		sync.Mutex
+		n int
+	}
+}
+
+// Option changes how New sets the server up.
+type Option func(*options)
+
+type options struct {
+	noGate bool
+}
+
+// WithoutGate starts the server without a deployment gate, as a server
+// configured without one.
+func WithoutGate() Option { return func(o *options) { o.noGate = true } }
+
+// Wakes counts the calls of the server's Wake hook (made after a change
+// the background work should act on at once).
+func (s *Server) Wakes() int {
+	s.wakes.Lock()
+	defer s.wakes.Unlock()
+	return s.wakes.n
+}
+
+func (s *Server) wake() {
+	s.wakes.Lock()
+	defer s.wakes.Unlock()
+	s.wakes.n++
 }
 
 // RuleHook re-applies rules as the server does, and can be made to fail.
@@ -60,10 +94,15 @@ type RuleHook struct {
 	calls int
 }
 
-// New starts a server. Its store is closed and the server stopped when the
-// test ends.
-func New(t testing.TB) *Server {
+// New starts a server, with a deployment gate over its store unless an
+// option says otherwise. Its store is closed and the server stopped when
+// the test ends.
+func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vigil.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +117,15 @@ func New(t testing.TB) *Server {
 		s.Tokens[role] = secret
 	}
 	s.Fixture = Populate(t, st)
+	if !o.noGate {
+		s.Gate = &gate.Gate{Store: st, Emitter: events.Emitter{Account: Account, Region: Region},
+			Log: slog.New(slog.DiscardHandler)}
+	}
 	s.Server = httptest.NewServer(api.New(api.Options{
 		Store: st, Auth: &auth.Authenticator{Tokens: st},
 		ApplyRules: s.Rules.apply(st),
 		Account:    Account, Region: Region,
+		Gate: s.Gate, Wake: s.wake,
 		Now: func() time.Time { return Now },
 	}))
 	t.Cleanup(s.Server.Close)

@@ -42,3 +42,20 @@ func TestFixture(t *testing.T) {
 		t.Errorf("team/web:dev is %+v", web)
 	}
 }
+
+// TestFixtureGate checks that the server has a gate over its store, and
+// none when asked.
+func TestFixtureGate(t *testing.T) {
+	s := New(t)
+	if s.Gate == nil {
+		t.Fatal("no gate")
+	}
+	im := s.Fixture.Images[0]
+	j, err := s.Gate.Judge(context.Background(), im.Repository, im.Digest)
+	if err != nil || !j.Ready || j.Image == nil || j.Decision != store.Rejected {
+		t.Errorf("judging %s: %+v, %v", im.Repository, j, err)
+	}
+	if s := New(t, WithoutGate()); s.Gate != nil {
+		t.Error("WithoutGate has a gate")
+	}
+}
