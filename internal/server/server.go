@@ -325,8 +325,46 @@ func (s *Server) reconcileGate(ctx context.Context) {
 			if err := s.gate.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("gate", "err", err)
 			}
+			if err := s.expireRules(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("suppression rules", "err", err)
+			}
 		}
 	}
+}
+
+// metaRulesChecked is when expired suppression rules were last looked for.
+const metaRulesChecked = "rules.expiry-checked"
+
+// expireRules re-applies the suppression rules when one has expired since
+// the last look, so that the findings it suppressed become ACTIVE when it
+// ends rather than at the next scan.
+func (s *Server) expireRules(ctx context.Context) error {
+	now := time.Now().UTC()
+	last, err := s.store.GetMeta(ctx, metaRulesChecked)
+	if err != nil {
+		return err
+	}
+	since, _ := time.Parse(time.RFC3339Nano, last)
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	due := false
+	for _, r := range rules {
+		if !r.ExpiresAt.IsZero() && r.ExpiresAt.After(since) && !r.ExpiresAt.After(now) {
+			due = true
+		}
+	}
+	if due {
+		if err := s.applyRules(ctx); err != nil {
+			return err
+		}
+		s.log.Info("a suppression rule expired: rules re-applied")
+	}
+	if due || last == "" {
+		return s.store.SetMeta(ctx, metaRulesChecked, now.Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 func (s *Server) wakeBus() {

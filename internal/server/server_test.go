@@ -443,3 +443,23 @@ func testLog(t testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// TestSuppressionExpires: a suppression rule's findings become ACTIVE
+// again when the rule expires, without a rescan.
+func TestSuppressionExpires(t *testing.T) {
+	ts := startServer(t, "", "vulndb/alpine-secdb")
+	digest := ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	ts.waitScan(t, "team/alpine", digest)
+	expires := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	rule := map[string]any{"name": "soon", "reason": "fixed upstream next week", "expiresAt": expires,
+		"filterCriteria": map[string]any{"vulnerabilityId": []map[string]string{{"comparison": "EQUALS", "value": "CVE-2019-14697"}}}}
+	if code := ts.api(t, "POST", "/api/v1/suppressions", rule, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	if got := strings.Join(ts.findings(t, "team/alpine", digest), ","); got != "musl CVE-2019-14697 SUPPRESSED,musl-utils CVE-2019-14697 SUPPRESSED" {
+		t.Fatalf("while the rule lasts: %s", got)
+	}
+	waitFor(t, func() bool {
+		return strings.Join(ts.findings(t, "team/alpine", digest), ",") == "musl CVE-2019-14697 ACTIVE,musl-utils CVE-2019-14697 ACTIVE"
+	})
+}
