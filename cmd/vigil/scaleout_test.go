@@ -136,7 +136,7 @@ func TestScaleOut(t *testing.T) {
 	var page struct {
 		Findings []struct {
 			PackageVulnerabilityDetails struct {
-				VulnerabilityID    string `json:"vulnerabilityId"`
+				VulnerabilityID    string                  `json:"vulnerabilityId"`
 				VulnerablePackages []struct{ Name string } `json:"vulnerablePackages"`
 			} `json:"packageVulnerabilityDetails"`
 		} `json:"findings"`
