@@ -19,7 +19,7 @@ var (
 	comparisons  = []string{"EQUALS", "PREFIX", "NOT_EQUALS"}
 	sortFields   = []string{"SEVERITY", "INSPECTOR_SCORE", "EPSS_SCORE", "FIRST_OBSERVED_AT", "LAST_OBSERVED_AT", "FINDING_STATUS", "ECR_IMAGE_PUSHED_AT", "ECR_IMAGE_REPOSITORY_NAME", "VULNERABILITY_ID"}
 	sortOrders   = []string{"ASC", "DESC"}
-	aggregations = []string{store.AggRepository, store.AggImage, store.AggLayer, store.AggPackage, store.AggTitle, store.AggType}
+	aggregations = []string{store.AggRepository, store.AggImage, store.AggLayer, store.AggPackage, store.AggTitle, store.AggVulnerability, store.AggType}
 )
 
 // maxFilters bounds the filters of one field, as Inspector bounds them

@@ -510,7 +510,7 @@ func (a *app) findingsGetCmd(f *remoteFlags) *cobra.Command {
 // aggregations maps --by to Inspector's aggregation types.
 var aggregations = map[string]string{
 	"repository": store.AggRepository, "image": store.AggImage, "layer": store.AggLayer,
-	"package": store.AggPackage, "title": store.AggTitle, "type": store.AggType,
+	"package": store.AggPackage, "title": store.AggTitle, "vulnerability": store.AggVulnerability, "type": store.AggType,
 }
 
 func (a *app) findingsAggregateCmd(f *remoteFlags) *cobra.Command {
@@ -520,7 +520,7 @@ func (a *app) findingsAggregateCmd(f *remoteFlags) *cobra.Command {
 		limit      int
 	)
 	cmd := &cobra.Command{
-		Use:   "aggregate --by repository|image|layer|package|title|type",
+		Use:   "aggregate --by repository|image|layer|package|title|vulnerability|type",
 		Short: "Count active findings per repository, image, layer, package or vulnerability",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -562,7 +562,7 @@ func (a *app) findingsAggregateCmd(f *remoteFlags) *cobra.Command {
 		},
 	}
 	ff.register(cmd.Flags())
-	cmd.Flags().StringVar(&by, "by", "", "group by repository, image, layer, package, title or type (required)")
+	cmd.Flags().StringVar(&by, "by", "", "group by repository, image, layer, package, title, vulnerability or type (required)")
 	cmd.Flags().StringVar(&sortBy, "sort-by", "", "order groups by CRITICAL, HIGH or ALL findings (default ALL)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "show at most this many groups (0: all)")
 	return cmd
@@ -583,6 +583,8 @@ func aggregateColumns(typ string) (string, func(store.Aggregate) string) {
 		}
 	case store.AggPackage:
 		return "PACKAGE\tIMAGES", func(g store.Aggregate) string { return g.PackageName + "\t" + strconv.Itoa(g.Images) }
+	case store.AggVulnerability:
+		return "VULNERABILITY\tIMAGES", func(g store.Aggregate) string { return g.VulnerabilityID + "\t" + strconv.Itoa(g.Images) }
 	case store.AggTitle:
 		return "VULNERABILITY\tIMAGES\tTITLE", func(g store.Aggregate) string {
 			return g.VulnerabilityID + "\t" + strconv.Itoa(g.Images) + "\t" + g.Title

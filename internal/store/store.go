@@ -425,6 +425,9 @@ const (
 	AggPackage    = "PACKAGE"
 	AggTitle      = "TITLE"
 	AggType       = "FINDING_TYPE"
+	// AggVulnerability groups by vulnerability id alone, across the
+	// packages it is found in (a TITLE group is one advisory title).
+	AggVulnerability = "VULNERABILITY"
 )
 
 // AggregationQuery counts findings per group; only ACTIVE findings count
@@ -441,7 +444,8 @@ type AggregationQuery struct {
 // Aggregate is one group's counts. Key fields are set per type:
 // REPOSITORY: Repository; AWS_ECR_CONTAINER: Repository, ImageDigest,
 // Tags; IMAGE_LAYER: Repository, ImageDigest, LayerDiffID; PACKAGE:
-// PackageName; TITLE: Title, VulnerabilityID; FINDING_TYPE: FindingType.
+// PackageName; TITLE: Title, VulnerabilityID; VULNERABILITY:
+// VulnerabilityID; FINDING_TYPE: FindingType.
 type Aggregate struct {
 	Repository      string   `json:"repository,omitempty"`
 	ImageDigest     string   `json:"imageDigest,omitempty"`
@@ -452,7 +456,7 @@ type Aggregate struct {
 	VulnerabilityID string   `json:"vulnerabilityId,omitempty"`
 	FindingType     string   `json:"findingType,omitempty"`
 	// Images counts distinct images in the group (for REPOSITORY,
-	// PACKAGE, TITLE).
+	// PACKAGE, TITLE, VULNERABILITY).
 	Images int    `json:"images,omitempty"`
 	Counts Counts `json:"counts"`
 }

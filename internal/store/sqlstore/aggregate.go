@@ -38,6 +38,10 @@ var aggs = map[string]aggSpec{
 		keys: []string{"f.title", "f.vulnerability_id"}, images: distinctImages,
 		dest: func(a *store.Aggregate) []any { return []any{&a.Title, &a.VulnerabilityID} },
 	},
+	store.AggVulnerability: {
+		keys: []string{"f.vulnerability_id"}, images: distinctImages,
+		dest: func(a *store.Aggregate) []any { return []any{&a.VulnerabilityID} },
+	},
 	// Every finding Vigil makes is a package vulnerability: one group.
 	store.AggType: {dest: func(*store.Aggregate) []any { return nil }},
 }

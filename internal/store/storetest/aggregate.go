@@ -24,6 +24,8 @@ func (fx *fixture) aggKey(typ string, f store.Finding) []string {
 		return []string{f.PackageName}
 	case store.AggTitle:
 		return []string{f.Title, f.VulnerabilityID}
+	case store.AggVulnerability:
+		return []string{f.VulnerabilityID}
 	}
 	return nil
 }
@@ -97,6 +99,8 @@ func (fx *fixture) expectAgg(t *testing.T, q store.AggregationQuery) []store.Agg
 				g.agg.PackageName = f.PackageName
 			case store.AggTitle:
 				g.agg.Title, g.agg.VulnerabilityID = f.Title, f.VulnerabilityID
+			case store.AggVulnerability:
+				g.agg.VulnerabilityID = f.VulnerabilityID
 			case store.AggType:
 				g.agg.FindingType = "PACKAGE_VULNERABILITY"
 			}
@@ -108,7 +112,7 @@ func (fx *fixture) expectAgg(t *testing.T, q store.AggregationQuery) []store.Agg
 	var gs []*group
 	for _, g := range groups {
 		switch q.Type {
-		case store.AggRepository, store.AggPackage, store.AggTitle:
+		case store.AggRepository, store.AggPackage, store.AggTitle, store.AggVulnerability:
 			g.agg.Images = len(g.images)
 		}
 		gs = append(gs, g)
@@ -152,6 +156,7 @@ func testAggregations(t *testing.T, open func(t *testing.T) store.Store) {
 		{"package, any status, filtered", store.AggregationQuery{Type: store.AggPackage, SortBy: "LOW",
 			Filter: store.FilterCriteria{FindingStatus: []store.StringFilter{sf("PREFIX", "A"), sf("PREFIX", "S")}, EcrImageRepositoryName: []store.StringFilter{sf("PREFIX", "team/")}}}},
 		{"title", store.AggregationQuery{Type: store.AggTitle, SortBy: "MEDIUM"}},
+		{"vulnerability", store.AggregationQuery{Type: store.AggVulnerability, SortBy: "CRITICAL"}},
 		{"title of high findings", store.AggregationQuery{Type: store.AggTitle, Filter: store.FilterCriteria{Severity: eq("HIGH")}}},
 		{"finding type", store.AggregationQuery{Type: store.AggType}},
 		{"finding type, nothing selected", store.AggregationQuery{Type: store.AggType, Filter: store.FilterCriteria{Severity: eq("NONE")}}},
