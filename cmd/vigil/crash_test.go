@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/vigilsec/vigil/internal/testenv"
@@ -198,21 +197,7 @@ func TestKillDuringPushesAndScans(t *testing.T) {
 	names := []string{"debian-bullseye-app", "alpine-3.7.3", "debian-bookworm-minbase", "alpine-3.20.3", "alpine-3.10.3"}
 	imgs := make([]v1.Image, len(names))
 	for i, n := range names {
-		p, err := layout.FromPath(testenv.Image(t, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx, err := p.ImageIndex()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if imgs[i], err = idx.Image(m.Manifests[0].Digest); err != nil {
-			t.Fatal(err)
-		}
+		imgs[i] = testenv.LayoutImage(t, n)
 	}
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -107,27 +106,6 @@ func (r *vigilRun) exited() bool {
 	}
 }
 
-func layoutImage(t *testing.T, n string) v1.Image {
-	t.Helper()
-	p, err := layout.FromPath(testenv.Image(t, n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 type gateFinding struct {
 	FindingArn      string `json:"findingArn"`
 	VulnerabilityID string `json:"vulnerabilityId"`
@@ -144,7 +122,7 @@ type gateFinding struct {
 // that fails, an image Vigil cannot scan and a push that never comes are
 // rejected with their reason, never left hanging.
 func TestGatePipeline(t *testing.T) {
-	app := layoutImage(t, "debian-bullseye-app")
+	app := testenv.LayoutImage(t, "debian-bullseye-app")
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")
 	d, err := vulndb.NewDir(dbDir)

@@ -76,7 +76,7 @@ func TestScaleOut(t *testing.T) {
 	token := strings.TrimSpace(string(tok))
 	a, b := apiClient{base: addrA, token: token}, apiClient{base: addrB, token: token}
 
-	img := layoutImage(t, "alpine-3.7.3")
+	img := testenv.LayoutImage(t, "alpine-3.7.3")
 	auth := remote.WithAuth(&authn.Basic{Username: "vigil", Password: token})
 	ref, _ := name.ParseReference(addrA+"/team/alpine:3.7", name.Insecure)
 	if err := remote.Write(ref, img, auth); err != nil {

@@ -110,34 +110,7 @@ func importFeeds(t testing.TB, dbDir string, feeds ...string) {
 // push copies a test image into the server with go-containerregistry.
 func (ts *testServer) push(t testing.TB, imageName, repoTag string) string {
 	t.Helper()
-	p, err := layout.FromPath(testenv.Image(t, imageName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(ts.Host+"/"+repoTag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "vigil", Password: ts.Token})); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return testenv.Push(t, ts.Host, repoTag, ts.Token, imageName)
 }
 
 func (ts *testServer) api(t testing.TB, method, path string, body any, out any) int {

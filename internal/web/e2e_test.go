@@ -21,10 +21,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/report"
@@ -110,34 +106,7 @@ func startLive(t *testing.T, feeds ...string) *liveServer {
 // push copies a test image into the server, as docker push would.
 func (ls *liveServer) push(t *testing.T, image, repoTag string) string {
 	t.Helper()
-	p, err := layout.FromPath(testenv.Image(t, image))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(ls.host+"/"+repoTag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "vigil", Password: ls.admin})); err != nil {
-		t.Fatal(err)
-	}
-	dg, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dg.String()
+	return testenv.Push(t, ls.host, repoTag, ls.admin, image)
 }
 
 func (ls *liveServer) waitScan(t *testing.T, repo, digest string) *store.Image {

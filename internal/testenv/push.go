@@ -1,0 +1,61 @@
+package testenv
+
+import (
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// LayoutImage opens the first image of a built test image's OCI layout
+// (see Image).
+func LayoutImage(t testing.TB, name string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(Image(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) == 0 {
+		t.Fatalf("test image %s: the layout's index lists no manifest", name)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// Push copies a built test image to host/repoTag over plain HTTP, as
+// docker push would, authenticating as user "vigil" with password (none
+// when empty), and returns the manifest digest.
+func Push(t testing.TB, host, repoTag, password, image string) string {
+	t.Helper()
+	img := LayoutImage(t, image)
+	ref, err := name.ParseReference(host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []remote.Option
+	if password != "" {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: "vigil", Password: password}))
+	}
+	if err := remote.Write(ref, img, opts...); err != nil {
+		t.Fatalf("push %s to %s/%s: %v", image, host, repoTag, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
