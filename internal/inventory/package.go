@@ -90,6 +90,25 @@ type Package struct {
 	// and that have no field of their own, e.g. "go.main" for a Go
 	// binary's main module, "go.replaces" for a replaced module.
 	Metadata map[string]string `json:"metadata,omitempty"`
+
+	// GoCode says which of a Go module's code is compiled into the
+	// binary it was read from; nil when that is unknown (the binary's
+	// function table could not be read, or the package came from an
+	// SBOM).
+	GoCode *GoCode `json:"goCode,omitempty"`
+}
+
+// GoCode is the part of a Go module that one binary contains.
+type GoCode struct {
+	// Packages maps each of the module's packages with code in the
+	// binary to the functions of it there, as Go vulnerability data
+	// names them ("Parse", "Type.Method"), sorted; a package with only
+	// closures or init code in the binary has an empty list. A package
+	// missing from the map is not in the binary.
+	Packages map[string][]string `json:"packages"`
+	// GOOS and GOARCH are the platform the binary is built for.
+	GOOS   string `json:"goos,omitempty"`
+	GOARCH string `json:"goarch,omitempty"`
 }
 
 // MetaOwner is the Metadata key naming the OS package that installed a

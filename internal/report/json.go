@@ -221,11 +221,17 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 }
 
 func jsonFinding(f *scan.Finding) Finding {
+	// A finding names its package; the functions compiled into a Go
+	// binary (thousands for the standard library) belong to the
+	// inventory, and the score's reachable adjustment says what of them
+	// mattered.
+	p := *pkgOf(f)
+	p.GoCode = nil
 	out := Finding{
 		ID: f.ID, Aliases: f.Aliases, Related: f.Related,
 		Title: f.Title, Description: f.Description,
 		Severity: f.Score.Severity,
-		Package:  pkgOf(f), Ecosystem: f.Ecosystem, Version: f.Version,
+		Package:  &p, Ecosystem: f.Ecosystem, Version: f.Version,
 		Fix:       Fix{State: f.Fix, Version: f.FixedVersion},
 		Uncertain: f.Uncertain,
 		CVSS:      []CVSS{},

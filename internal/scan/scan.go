@@ -13,6 +13,7 @@ import (
 	"github.com/vigilsec/vigil/internal/analyze"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/match"
+	"github.com/vigilsec/vigil/internal/reach"
 	"github.com/vigilsec/vigil/internal/score"
 	"github.com/vigilsec/vigil/internal/vuln"
 	"github.com/vigilsec/vigil/internal/vulndb"
@@ -146,6 +147,9 @@ func Score(ctx context.Context, db Enricher, found []*match.Finding) ([]*Finding
 		}
 		if f.KEV != nil {
 			in.KEV, in.KEVDateAdded, in.RansomwareUse = true, f.KEV.DateAdded, f.KEV.KnownRansomwareCampaignUse
+		}
+		if r := reach.Go(m.Package, m.Advisories); r.Known && !r.Reachable {
+			in.NotReachable, in.NotReachableWhy = true, r.Why
 		}
 		in.FixAvailable = "NO"
 		if m.Fix == match.Fixed {

@@ -45,11 +45,13 @@
 // the result is kept in [0, 10]:
 //
 //   - reachable: when analysis showed the vulnerable code is not reachable
-//     in the image (for instance govulncheck-style symbol analysis found
-//     no call to the vulnerable function), the score drops by 2.0 but not
-//     below 0.1. Reachability analysis has false negatives (reflection,
-//     plugins, code paths it cannot see), so the finding is demoted about
-//     one band, never hidden.
+//     in the image (for a Go binary: none of the vulnerable functions the
+//     Go vulnerability database names, inlined ones included, is compiled
+//     into it, or the flaw is for another platform; see package reach),
+//     the score drops by 2.0 but not below 0.1. Reachability analysis
+//     has false negatives (reflection, plugins, code paths it cannot
+//     see), so the finding is demoted about one band, never hidden; an
+//     unscored finding only records that the analysis was made.
 //   - kev: a vulnerability in CISA's Known Exploited Vulnerabilities
 //     catalog is being exploited in the wild; the score is raised to at
 //     least 7.0 (HIGH), and to at least 9.0 (CRITICAL) when CISA knows it

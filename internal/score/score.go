@@ -69,8 +69,9 @@ type Input struct {
 
 	// NotReachable says analysis of the image showed the vulnerable code
 	// is not reachable (not called, or not present). Leave it false when
-	// unknown.
-	NotReachable bool
+	// unknown. NotReachableWhy, when set, says what the analysis found.
+	NotReachable    bool
+	NotReachableWhy string
 }
 
 // Adjustment records one signal that was considered, in the shape of
@@ -106,10 +107,19 @@ func Score(in Input) Result {
 	// binary-fraction tail (7.800000001) and bands compare exactly.
 	tenths, scored := r.base(in)
 
-	if in.NotReachable && scored && tenths > 0 {
-		was := tenths
-		tenths = max(tenths-20, 1)
-		r.adjust(MetricReachable, "the vulnerable code is not reachable in this image: lowered from %s to %s", fmtTenths(was), fmtTenths(tenths))
+	if in.NotReachable {
+		why := "the vulnerable code is not reachable in this image"
+		if in.NotReachableWhy != "" {
+			why += ": " + in.NotReachableWhy
+		}
+		switch {
+		case scored && tenths > 0:
+			was := tenths
+			tenths = max(tenths-20, 1)
+			r.adjust(MetricReachable, "%s; lowered from %s to %s", why, fmtTenths(was), fmtTenths(tenths))
+		case !scored:
+			r.adjust(MetricReachable, "%s; nothing scored the vulnerability, so nothing is lowered", why)
+		}
 	}
 
 	if in.KEV {

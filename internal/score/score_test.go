@@ -197,6 +197,10 @@ func TestAdjustments(t *testing.T) {
 			0.1, Low, []string{MetricReachable}, "lowered from 1.8 to 0.1"},
 		{"kev overrides not reachable", Input{Vendor: []vuln.Severity{heartbleed}, NotReachable: true, KEV: true},
 			7.0, High, []string{MetricReachable, MetricKEV}, "raised from 5.5 to 7.0"},
+		{"not reachable says why", Input{NVD: []vuln.Severity{log4shell31}, NotReachable: true, NotReachableWhy: "the binary does not contain the package example.com/m/p"},
+			8.0, High, []string{MetricReachable}, "not reachable in this image: the binary does not contain the package example.com/m/p; lowered from 10.0 to 8.0"},
+		{"not reachable is recorded for the unscored", Input{NotReachable: true},
+			0, Untriaged, []string{MetricReachable}, "nothing scored the vulnerability, so nothing is lowered"},
 		{"everything together", Input{Vendor: []vuln.Severity{nginx40}, NotReachable: true, EPSS: ptr(0.6), FixAvailable: "NO"},
 			6.3, Medium, []string{MetricReachable, MetricEPSS, MetricFix}, "not lowered"},
 	} {

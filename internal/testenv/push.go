@@ -1,12 +1,18 @@
 package testenv
 
 import (
+	"archive/tar"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -58,4 +64,35 @@ func Push(t testing.TB, host, repoTag, password, image string) string {
 		t.Fatal(err)
 	}
 	return d.String()
+}
+
+// ImageFile copies the file at path (relative to the image root, as the
+// image's merged file system has it) out of a built test image into a
+// temporary file, and returns its name and mode.
+func ImageFile(t testing.TB, image, path string) (string, os.FileMode) {
+	t.Helper()
+	rc := mutate.Extract(LayoutImage(t, image))
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: %s not found: %v", image, path, err)
+		}
+		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") != path || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		out := filepath.Join(t.TempDir(), filepath.Base(path))
+		w, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, tr); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out, h.FileInfo().Mode()
+	}
 }

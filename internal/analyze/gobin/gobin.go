@@ -1,7 +1,10 @@
 // Package gobin catalogs the Go modules compiled into Go executables, as
 // recorded by the Go linker in the binary's build information: the main
 // module, every dependency module (after replacements) and the Go standard
-// library, reported as the module "stdlib" at the toolchain's version.
+// library, reported as the module "stdlib" at the toolchain's version —
+// and, from the binary's function table, which packages and functions of
+// each module are compiled in (inventory.GoCode), so that a vulnerability
+// in code the binary does not contain can be told apart.
 package gobin
 
 import (
@@ -26,7 +29,7 @@ type Cataloger struct{}
 var _ analyze.Cataloger = Cataloger{}
 
 func (Cataloger) Name() string { return "gobin" }
-func (Cataloger) Version() int { return 1 }
+func (Cataloger) Version() int { return 2 }
 
 // Wants offers every executable regular file outside the kernel's virtual
 // file systems; Catalog then rejects the non-Go ones cheaply.
@@ -70,7 +73,24 @@ func (c Cataloger) Catalog(ctx context.Context, f *analyze.File) ([]inventory.Pa
 		}
 		return nil, fmt.Errorf("gobin: %s: read build info: %w", f.Path, err)
 	}
-	return Packages(bi), nil
+	pkgs := Packages(bi)
+	names, ok, err := functionNames(f)
+	if err != nil {
+		return nil, fmt.Errorf("gobin: %s: %w", f.Path, err)
+	}
+	if ok {
+		var goos, goarch string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "GOOS":
+				goos = s.Value
+			case "GOARCH":
+				goarch = s.Value
+			}
+		}
+		attachCode(pkgs, names, goos, goarch)
+	}
+	return pkgs, nil
 }
 
 // Packages returns the modules a Go binary's build information lists.

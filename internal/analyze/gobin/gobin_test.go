@@ -1,10 +1,7 @@
 package gobin
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -315,8 +312,7 @@ replace golang.org/x/text => github.com/golang/text v0.3.5
 
 // TestImage catalogs the Go binary inside the built test image.
 func TestImage(t *testing.T) {
-	layout := testenv.Image(t, "debian-bullseye-app")
-	bin, mode := extract(t, layout, "usr/local/bin/vulnfixture")
+	bin, mode := testenv.ImageFile(t, "debian-bullseye-app", "usr/local/bin/vulnfixture")
 	if !(Cataloger{}).Wants("usr/local/bin/vulnfixture", mode, fileSize(t, bin)) {
 		t.Errorf("Wants refuses usr/local/bin/vulnfixture (mode %v)", mode)
 	}
@@ -333,69 +329,6 @@ func fileSize(t *testing.T, name string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
-}
-
-// extract copies the file at path in the last layer of an OCI layout into
-// a temporary file, streaming.
-func extract(t *testing.T, layout, path string) (string, os.FileMode) {
-	t.Helper()
-	readJSON := func(name string, v any) {
-		t.Helper()
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, v); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	blob := func(digest string) string {
-		algo, hex, _ := strings.Cut(digest, ":")
-		return filepath.Join(layout, "blobs", algo, hex)
-	}
-	var index, manifest struct {
-		Manifests []struct{ Digest string }
-		Layers    []struct{ Digest string }
-	}
-	readJSON(filepath.Join(layout, "index.json"), &index)
-	if len(index.Manifests) == 0 {
-		t.Fatal("index.json lists no manifest")
-	}
-	readJSON(blob(index.Manifests[0].Digest), &manifest)
-	if len(manifest.Layers) == 0 {
-		t.Fatal("manifest lists no layer")
-	}
-	f, err := os.Open(blob(manifest.Layers[len(manifest.Layers)-1].Digest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s not in the last layer: %v", path, err)
-		}
-		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") != path {
-			continue
-		}
-		out := filepath.Join(t.TempDir(), filepath.Base(path))
-		w, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY, 0o755)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(w, tr); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return out, h.FileInfo().Mode()
-	}
 }
 
 // copyFile copies at most n bytes of src (all if n < 0) to a new
