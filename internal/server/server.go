@@ -96,6 +96,7 @@ type Server struct {
 	wake     chan struct{}
 	analyzer *analyze.Analyzer
 	warm     *warmer
+	stream   *streamer
 	gate     *gate.Gate
 	bus      *bus.Bus
 	busWake  chan struct{}
@@ -191,7 +192,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Log.Warn("vulnerability database unreadable", "err", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", s.registry)
+	s.stream = newStreamer(s.warm)
+	mux.Handle("/v2/", s.stream.wrap(s.registry))
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus,

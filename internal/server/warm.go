@@ -2,8 +2,9 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"sync"
@@ -111,11 +112,53 @@ func (w *warmer) blobKey(digest string) string {
 	return "blob/" + digest + "/" + w.analyzer.Version()
 }
 
-func (w *warmer) analyse(ctx context.Context, b blobRef) {
-	if diffID, err := w.store.GetLayer(ctx, w.blobKey(b.digest)); err == nil && diffID != nil {
-		if r, err := (worker.LayerCache{Store: w.store}).Get(ctx, string(diffID)+"/"+w.analyzer.Version()); err == nil && r != nil {
-			return
+// prefixKey names the record from the hash of a blob's first prefixLen
+// bytes to its digest (see streamer).
+func (w *warmer) prefixKey(hexSum string) string {
+	return "prefix/sha256:" + hexSum + "/" + w.analyzer.Version()
+}
+
+// known reports a blob whose layer result is in the cache.
+func (w *warmer) known(ctx context.Context, digest string) bool {
+	diffID, err := w.store.GetLayer(ctx, w.blobKey(digest))
+	if err != nil || diffID == nil {
+		return false
+	}
+	r, err := (worker.LayerCache{Store: w.store}).Get(ctx, string(diffID)+"/"+w.analyzer.Version())
+	return err == nil && r != nil
+}
+
+// record notes that the blob digest is the layer diffID, and, when the
+// blob is long enough to have one, its prefix.
+func (w *warmer) record(ctx context.Context, digest, diffID, prefix string) {
+	if err := w.store.PutLayer(ctx, w.blobKey(digest), []byte(diffID)); err != nil {
+		w.log.Debug("recording an analysed blob", "digest", digest, "err", err)
+	}
+	if prefix != "" {
+		if err := w.store.PutLayer(ctx, prefix, []byte(digest)); err != nil {
+			w.log.Debug("recording an analysed blob's prefix", "digest", digest, "err", err)
 		}
+	}
+}
+
+// blobPrefix returns the prefix key of a stored blob, "" when it is
+// shorter than prefixLen or cannot be read.
+func (w *warmer) blobPrefix(ctx context.Context, b blobRef) string {
+	rc, _, err := w.blobs.Blob(ctx, b.repository, b.digest)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if n, err := io.CopyN(h, rc, prefixLen); err != nil || n < prefixLen {
+		return ""
+	}
+	return w.prefixKey(hex.EncodeToString(h.Sum(nil)))
+}
+
+func (w *warmer) analyse(ctx context.Context, b blobRef) {
+	if w.known(ctx, b.digest) {
+		return
 	}
 	if !w.isLayer(ctx, b) {
 		return
@@ -131,9 +174,7 @@ func (w *warmer) analyse(ctx context.Context, b blobRef) {
 		w.log.Debug("pre-analysing an uploaded blob failed", "repository", b.repository, "digest", b.digest, "err", err)
 		return
 	}
-	if err := w.store.PutLayer(ctx, w.blobKey(b.digest), []byte(r.DiffID)); err != nil {
-		w.log.Debug("recording an analysed blob", "digest", b.digest, "err", err)
-	}
+	w.record(ctx, b.digest, r.DiffID, w.blobPrefix(ctx, b))
 }
 
 // isLayer sniffs a blob: gzip, zstd or a tar stream may be a layer;
@@ -145,13 +186,7 @@ func (w *warmer) isLayer(ctx context.Context, b blobRef) bool {
 	}
 	defer rc.Close()
 	head, _ := bufio.NewReaderSize(rc, 512).Peek(512)
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}), bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return true
-	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
-		return true
-	}
-	return false
+	return layerLike(head)
 }
 
 // warmImages opens images for the workers, first waiting for the
