@@ -423,6 +423,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	b.shot("findings-filtered")
 
+	// Sort every finding by score, descending, then ascending.
+	b.open("/findings")
+	for _, order := range []string{"DESC", "ASC"} {
+		b.follow(`th a[href*="sort=INSPECTOR_SCORE"]`)
+		q := store.FindingQuery{Filter: store.FilterCriteria{FindingStatus: eq(store.Active)}, SortField: "INSPECTOR_SCORE", SortOrder: order}
+		if got, want := b.findingIDs(), ls.ids(t, q); len(got) < 2 || !slices.Equal(got, want) {
+			t.Errorf("sorted by score %s: rows %v, store %v", order, got, want)
+		}
+	}
+
 	// Suppress the finding from its page: it becomes SUPPRESSED, and the
 	// findings list says so.
 	b.open("/findings/" + target.ID)
