@@ -404,6 +404,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("score %s, want %s", got, want)
 	}
 	b.shot("finding-score")
+	unreachable := slices.ContainsFunc(targetAdj, func(a string) bool { return strings.HasPrefix(a, "reachable ") })
+	if shown := evalAs[bool](b, `document.getElementById("not-reachable") !== null`); shown != unreachable {
+		t.Errorf("'code not in image' shown %v; the stored adjustments say %v", shown, unreachable)
+	}
 
 	// Filter the findings by severity and by package.
 	b.follow(`.nav a[href="/findings"]`)

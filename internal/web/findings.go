@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/score"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -133,6 +134,9 @@ type findingView struct {
 	Metrics []cvssMetric
 	// KEV says CISA lists it as exploited.
 	KEV bool
+	// NotReachable, when set, is why the vulnerable code is not reachable
+	// in the image (the score's reachable adjustment).
+	NotReachable string
 	// Others are the same vulnerability's active findings in other
 	// images.
 	Others []findingRow
@@ -198,7 +202,10 @@ func (c *console) findingView(ctx context.Context, id string) (*findingView, err
 		}
 		v.Metrics = parseVector(d.AdjustedCVSS.ScoringVector)
 		for _, a := range d.AdjustedCVSS.Adjustments {
-			v.KEV = v.KEV || a.Metric == "kev"
+			v.KEV = v.KEV || a.Metric == score.MetricKEV
+			if a.Metric == score.MetricReachable {
+				v.NotReachable = a.Reason
+			}
 		}
 	}
 	v.KEV = v.KEV || f.ExploitAvailable == "YES"
