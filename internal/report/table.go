@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -206,11 +207,15 @@ func (t *table) findings(fs []*scan.Finding) {
 
 // titleOf is the one-line summary the table shows: the description's
 // first sentence, or the Inspector title; marked when the vulnerability
-// is known to be exploited or its match is uncertain.
+// is known to be exploited, its match is uncertain, or its code is not
+// reachable in the image.
 func titleOf(f *scan.Finding) string {
 	title := clean(firstSentence(f.Description))
 	if title == "" {
 		title = clean(f.Title)
+	}
+	if slices.ContainsFunc(f.Score.Adjustments, func(a score.Adjustment) bool { return a.Metric == score.MetricReachable }) {
+		title = "[unreachable] " + title
 	}
 	if f.Uncertain != "" {
 		title = "[uncertain] " + title

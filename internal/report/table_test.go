@@ -92,6 +92,29 @@ func TestTableFacts(t *testing.T) {
 	}
 }
 
+// TestTableUnreachable: a finding whose code the image does not contain
+// is marked so, beside its lowered score.
+func TestTableUnreachable(t *testing.T) {
+	r := testReport(t)
+	var f *scan.Finding
+	for _, x := range r.Findings {
+		if x.ID == "CVE-2020-26160" {
+			f = x
+		}
+	}
+	if f == nil {
+		t.Fatal("no CVE-2020-26160 in the test report")
+	}
+	f.Score.Adjustments = append(f.Score.Adjustments, score.Adjustment{Metric: score.MetricReachable, Reason: "the binary does not contain the package github.com/dgrijalva/jwt-go"})
+	out := string(render(t, WriteTable, r, testOptions()))
+	if row := lineWith(out, "CVE-2020-26160"); !strings.Contains(row, "[unreachable]") {
+		t.Errorf("row %q is not marked", row)
+	}
+	if row := lineWith(out, "CVE-2023-0286"); strings.Contains(row, "[unreachable]") {
+		t.Errorf("row %q is marked", row)
+	}
+}
+
 func TestTableColor(t *testing.T) {
 	o := testOptions()
 	o.Color = true
