@@ -228,15 +228,24 @@ func TestGatePipeline(t *testing.T) {
 			scanEvent = e.ID
 		}
 	}
+	// The decision may be made by the gate's own reconciliation before
+	// the bus delivers the event; the delivery follows.
 	var dl struct {
 		Deliveries []struct {
 			Rule, Target, State string
 		} `json:"deliveries"`
 	}
-	c.do(t, "GET", "/api/v1/deliveries?eventId="+scanEvent, nil, &dl)
+	polled := time.Now()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c.do(t, "GET", "/api/v1/deliveries?eventId="+scanEvent, nil, &dl)
+		if len(dl.Deliveries) == 1 && dl.Deliveries[0].State == "delivered" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(dl.Deliveries) != 1 || dl.Deliveries[0].Rule != "vigil-gate" || dl.Deliveries[0].Target != "gate" || dl.Deliveries[0].State != "delivered" {
 		t.Errorf("deliveries of the scan event %s: %+v", scanEvent, dl.Deliveries)
 	}
+	t.Logf("the scan event was delivered to the gate %v after the decision was read", time.Since(polled).Round(time.Millisecond))
 
 	// A policy that tolerates them: the same image is approved, at once.
 	c.do(t, "PUT", "/api/v1/gate/policies/strict", map[string]any{"repository": "team/app", "maxCritical": 0, "maxHigh": 0, "maxUntriaged": 20}, nil)
