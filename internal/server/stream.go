@@ -60,8 +60,10 @@ func (st *streamer) wrap(next http.Handler) http.Handler {
 		}
 		s := &stream{st: st, ctx: context.WithoutCancel(r.Context()), body: r.Body, hash: sha256.New(), prefix: sha256.New()}
 		r.Body = s
+		// Whatever happens in the registry, the analysis sees the end of
+		// its input.
+		defer s.end(0)
 		next.ServeHTTP(&acceptWriter{ResponseWriter: w, s: s}, r)
-		s.end(0)
 	})
 }
 
