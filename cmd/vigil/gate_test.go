@@ -261,6 +261,18 @@ func TestGatePipeline(t *testing.T) {
 		t.Errorf("gate check: %d %s%s", code, check.stdout.String(), check.stderr.String())
 	}
 
+	// Counting only reachable findings: of the app binary's Go findings
+	// only CVE-2021-38561 (language.Parse, which main calls) is in code
+	// the binary contains, so it alone is named.
+	c.do(t, "PUT", "/api/v1/gate/policies/strict", map[string]any{"repository": "team/app", "maxUntriaged": 0, "reachableOnly": true}, nil)
+	reach := startVigil(t, env, "gate", "check", "team/app@"+digest)
+	if code := reach.wait(t, 30*time.Second); code != 3 {
+		t.Fatalf("gate check with reachableOnly: %d %s%s", code, reach.stdout.String(), reach.stderr.String())
+	}
+	if out := reach.stdout.String(); !strings.Contains(out, "CVE-2021-38561") || strings.Contains(out, "CVE-2022-32149") || !strings.Contains(out, "reachable") {
+		t.Errorf("gate check with reachableOnly printed:\n%s", out)
+	}
+
 	// A scan that fails: a layer that is not a tar stream.
 	junk := make([]byte, 4096)
 	rand.Read(junk)

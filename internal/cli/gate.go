@@ -369,6 +369,7 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 	fl.IntVar(&un, "max-untriaged", 0, "most UNTRIAGED findings allowed (unset: any)")
 	fl.Float64Var(&maxScore, "max-score", 0, "reject any finding scored above this")
 	fl.BoolVar(&p.FixableOnly, "fixable-only", false, "count only findings with a fix available")
+	fl.BoolVar(&p.ReachableOnly, "reachable-only", false, "leave out findings whose vulnerable code is not reachable in the image")
 	fl.BoolVar(&p.RejectKnownExploited, "reject-kev", false, "reject any finding in CISA's Known Exploited Vulnerabilities catalog")
 	fl.BoolVar(&p.CountSuppressed, "count-suppressed", false, "count SUPPRESSED findings too")
 	fl.StringVar(&p.OnScanFailure, "on-scan-failure", "REJECT", "REJECT or APPROVE when the scan fails")

@@ -52,6 +52,7 @@ func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
 		case f.Status == store.Closed:
 		case f.Status == store.Suppressed && !p.CountSuppressed:
 		case p.FixableOnly && f.FixAvailable != "YES" && f.FixAvailable != "PARTIAL":
+		case p.ReachableOnly && f.NotReachable != "":
 		default:
 			counted = append(counted, f)
 		}
@@ -134,6 +135,9 @@ func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
 	scope := ""
 	if p.FixableOnly {
 		scope = " fixable"
+	}
+	if p.ReachableOnly {
+		scope += " reachable"
 	}
 	if len(reasons) > 0 {
 		v.Decision = store.Rejected

@@ -67,6 +67,10 @@ func TestEvaluate(t *testing.T) {
 	score := func(f store.Finding, s float64) store.Finding { f.Score = &s; return f }
 	kev := func(f store.Finding) store.Finding { f.ExploitAvailable = "YES"; return f }
 	unfixed := func(f store.Finding) store.Finding { f.FixAvailable = "NO"; return f }
+	unreachable := func(f store.Finding) store.Finding {
+		f.NotReachable = "the binary does not contain the package example.com/m/p"
+		return f
+	}
 	zero, two := 0, 2
 	high := 8.0
 	cases := []struct {
@@ -89,6 +93,11 @@ func TestEvaluate(t *testing.T) {
 			store.Rejected, []string{"CVE-2 maxHigh"}, "fixable 1 high"},
 		{"fixable only, nothing fixable", store.GatePolicy{Name: "fix", MaxHigh: &zero, FixableOnly: true},
 			[]store.Finding{unfixed(finding("1", "HIGH", store.Active))}, store.Approved, nil, ""},
+		{"reachable only", store.GatePolicy{Name: "reach", MaxUntriaged: &zero, MaxHigh: &zero, ReachableOnly: true},
+			[]store.Finding{unreachable(finding("1", "UNTRIAGED", store.Active)), unreachable(finding("2", "HIGH", store.Active)), finding("3", "UNTRIAGED", store.Active)},
+			store.Rejected, []string{"CVE-3 maxUntriaged"}, "reachable 1 untriaged"},
+		{"unreachable findings count by default", store.GatePolicy{Name: "all", MaxHigh: &zero},
+			[]store.Finding{unreachable(finding("1", "HIGH", store.Active))}, store.Rejected, []string{"CVE-1 maxHigh"}, ""},
 		{"known exploited", store.GatePolicy{Name: "kev", RejectKnownExploited: true},
 			[]store.Finding{kev(finding("1", "LOW", store.Active)), finding("2", "CRITICAL", store.Active)},
 			store.Rejected, []string{"CVE-1 rejectKnownExploited"}, "1 finding known to be exploited"},

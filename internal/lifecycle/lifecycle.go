@@ -81,6 +81,7 @@ func Observe(r *scan.Report, repository string, opts report.Options) ([]Observed
 			PackageVersion:   p.Version,
 			FilePath:         p.Path,
 			LayerDiffID:      p.Layer.DiffID,
+			NotReachable:     f.NotReachable,
 		}
 		if len(in.PackageVulnerabilityDetails.VulnerablePackages) > 0 {
 			sf.PackageManager = in.PackageVulnerabilityDetails.VulnerablePackages[0].PackageManager
@@ -130,7 +131,8 @@ func (rc Reconciler) Scan(existing []store.Finding, observed []Observed, rules [
 			f.FirstObservedAt, f.UpdatedAt = now, now
 		} else {
 			f.FirstObservedAt, f.UpdatedAt = old.FirstObservedAt, old.UpdatedAt
-			changed = old.Status != f.Status || old.Severity != f.Severity || !sameScore(old.Score, f.Score)
+			changed = old.Status != f.Status || old.Severity != f.Severity || !sameScore(old.Score, f.Score) ||
+				old.NotReachable != f.NotReachable
 			if changed {
 				f.UpdatedAt = now
 			}

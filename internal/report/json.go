@@ -100,6 +100,8 @@ type Summary struct {
 //	                       was compared (a Debian package's source version)
 //	fix                    {state: fixed|not-fixed|will-not-fix, version}
 //	uncertain              why the version could not be compared, when not
+//	notReachable           why the vulnerable code is not reachable in the
+//	                       image, when analysis showed it is not
 //	cvss                   every vector known: [{version, vector,
 //	                       baseScore, source}]
 //	epss                   {score, percentile}
@@ -122,6 +124,7 @@ type Finding struct {
 	Version        string             `json:"version"`
 	Fix            Fix                `json:"fix"`
 	Uncertain      string             `json:"uncertain,omitempty"`
+	NotReachable   string             `json:"notReachable,omitempty"`
 	CVSS           []CVSS             `json:"cvss"`
 	EPSS           *EPSS              `json:"epss,omitempty"`
 	KEV            *vulndb.KEV        `json:"kev,omitempty"`
@@ -240,6 +243,7 @@ func jsonFinding(f *scan.Finding) Finding {
 		References: append([]string{}, f.References...),
 		Published:  f.Published, Modified: f.Modified,
 		IgnoredBecause: f.IgnoredBecause,
+		NotReachable:   f.NotReachable,
 	}
 	s := f.Score
 	out.Score = Score{Severity: s.Severity, Source: s.ScoreSource, Adjustments: []Adjustment{}, Problems: s.Problems}

@@ -74,6 +74,9 @@ type Finding struct {
 	References []string  `json:"references,omitempty"`
 	Published  time.Time `json:"published,omitzero"`
 	Modified   time.Time `json:"modified,omitzero"`
+	// NotReachable says why the vulnerable code is not reachable in the
+	// image (package reach), when analysis showed it is not.
+	NotReachable string `json:"notReachable,omitempty"`
 	// IgnoredBecause says why the finding was ignored, when it was.
 	IgnoredBecause string `json:"ignoredBecause,omitempty"`
 }
@@ -150,6 +153,7 @@ func Score(ctx context.Context, db Enricher, found []*match.Finding) ([]*Finding
 		}
 		if r := reach.Go(m.Package, m.Advisories); r.Known && !r.Reachable {
 			in.NotReachable, in.NotReachableWhy = true, r.Why
+			f.NotReachable = r.Why
 		}
 		in.FixAvailable = "NO"
 		if m.Fix == match.Fixed {

@@ -29,6 +29,9 @@ type GatePolicy struct {
 	MaxUntriaged *int `json:"maxUntriaged,omitempty"`
 	// FixableOnly counts only findings with a fix available.
 	FixableOnly bool `json:"fixableOnly"`
+	// ReachableOnly leaves out findings whose vulnerable code analysis
+	// showed is not reachable in the image (Finding.NotReachable).
+	ReachableOnly bool `json:"reachableOnly"`
 	// RejectKnownExploited rejects any finding known to be exploited
 	// (CISA KEV), whatever the counts.
 	RejectKnownExploited bool `json:"rejectKnownExploited"`

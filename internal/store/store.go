@@ -343,6 +343,9 @@ type Finding struct {
 	FirstObservedAt time.Time `json:"firstObservedAt"`
 	LastObservedAt  time.Time `json:"lastObservedAt"`
 	UpdatedAt       time.Time `json:"updatedAt"`
+	// NotReachable says why the vulnerable code is not reachable in the
+	// image; empty when it is, or when that is not known.
+	NotReachable string `json:"notReachable,omitempty"`
 	// Data is the Inspector finding JSON.
 	Data json.RawMessage `json:"data"`
 }

@@ -405,6 +405,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	b.shot("finding-score")
 	unreachable := slices.ContainsFunc(targetAdj, func(a string) bool { return strings.HasPrefix(a, "reachable ") })
+	if unreachable != (target.NotReachable != "") {
+		t.Errorf("stored adjustments say not reachable %v, the finding %q", unreachable, target.NotReachable)
+	}
 	if shown := evalAs[bool](b, `document.getElementById("not-reachable") !== null`); shown != unreachable {
 		t.Errorf("'code not in image' shown %v; the stored adjustments say %v", shown, unreachable)
 	}
@@ -426,6 +429,24 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("severity %s, package %s: rows %v, store %v", sev, target.PackageName, got, wantIDs)
 	}
 	b.shot("findings-filtered")
+
+	// Every finding whose code is not in its image says so in the list,
+	// scored or not, and no other does.
+	b.open("/images/team/app@" + appImage.Digest)
+	marked := evalAs[[]string](b, `[...document.querySelectorAll("tr.finding")].filter(r => r.querySelector(".unreachable")).map(r => r.dataset.id)`)
+	var unreach []string
+	untriaged := false
+	for _, f := range all {
+		if f.Repository == "team/app" && f.NotReachable != "" {
+			unreach = append(unreach, f.ID)
+			untriaged = untriaged || f.Severity == "UNTRIAGED"
+		}
+	}
+	slices.Sort(marked)
+	slices.Sort(unreach)
+	if len(unreach) == 0 || !untriaged || !slices.Equal(marked, unreach) {
+		t.Errorf("marked not reachable %v; stored %v (an untriaged one among them: %v)", marked, unreach, untriaged)
+	}
 
 	// Sort every finding by score, descending, then ascending.
 	b.open("/findings")

@@ -193,6 +193,7 @@ func (c *console) findingView(ctx context.Context, id string) (*findingView, err
 			return nil, err
 		}
 	}
+	v.NotReachable = f.NotReachable
 	if d := v.Doc.InspectorScoreDetails; d != nil {
 		for i, cv := range v.Doc.PackageVulnerabilityDetails.CVSS {
 			if cv.ScoringVector == d.AdjustedCVSS.ScoringVector {
@@ -203,8 +204,8 @@ func (c *console) findingView(ctx context.Context, id string) (*findingView, err
 		v.Metrics = parseVector(d.AdjustedCVSS.ScoringVector)
 		for _, a := range d.AdjustedCVSS.Adjustments {
 			v.KEV = v.KEV || a.Metric == score.MetricKEV
-			if a.Metric == score.MetricReachable {
-				v.NotReachable = a.Reason
+			if a.Metric == score.MetricReachable && v.NotReachable == "" {
+				v.NotReachable = a.Reason // stored before findings kept it
 			}
 		}
 	}

@@ -15,13 +15,13 @@ import (
 
 const findingCols = `f.id, f.repository, f.image_digest, f.vulnerability_id, f.title, f.severity, f.status, f.score,
 	f.fix_available, f.exploit_available, f.epss, f.package_name, f.package_version, f.package_manager,
-	f.file_path, f.layer_diff_id, f.suppressed_by, f.first_observed_at, f.last_observed_at, f.updated_at, f.data`
+	f.file_path, f.layer_diff_id, f.suppressed_by, f.first_observed_at, f.last_observed_at, f.updated_at, f.not_reachable, f.data`
 
 // The columns every write sets, id last, in the order of findingArgs.
 const findingSet = `repository = ?, image_digest = ?, vulnerability_id = ?, title = ?, severity = ?, severity_rank = ?,
 	status = ?, score = ?, fix_available = ?, exploit_available = ?, epss = ?, package_name = ?, package_version = ?,
 	package_manager = ?, file_path = ?, layer_diff_id = ?, suppressed_by = ?, first_observed_at = ?,
-	last_observed_at = ?, updated_at = ?, data = ?`
+	last_observed_at = ?, updated_at = ?, not_reachable = ?, data = ?`
 
 const updateFinding = `UPDATE findings SET ` + findingSet + ` WHERE id = ?`
 
@@ -29,8 +29,8 @@ const updateFinding = `UPDATE findings SET ` + findingSet + ` WHERE id = ?`
 // finding id that belongs to another image changes no row.
 const insertFinding = `INSERT INTO findings (repository, image_digest, vulnerability_id, title, severity, severity_rank,
 	status, score, fix_available, exploit_available, epss, package_name, package_version, package_manager,
-	file_path, layer_diff_id, suppressed_by, first_observed_at, last_observed_at, updated_at, data, id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	file_path, layer_diff_id, suppressed_by, first_observed_at, last_observed_at, updated_at, not_reachable, data, id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET vulnerability_id = excluded.vulnerability_id, title = excluded.title,
 		severity = excluded.severity, severity_rank = excluded.severity_rank, status = excluded.status,
 		score = excluded.score, fix_available = excluded.fix_available, exploit_available = excluded.exploit_available,
@@ -38,14 +38,14 @@ const insertFinding = `INSERT INTO findings (repository, image_digest, vulnerabi
 		package_manager = excluded.package_manager, file_path = excluded.file_path,
 		layer_diff_id = excluded.layer_diff_id, suppressed_by = excluded.suppressed_by,
 		first_observed_at = excluded.first_observed_at, last_observed_at = excluded.last_observed_at,
-		updated_at = excluded.updated_at, data = excluded.data
+		updated_at = excluded.updated_at, not_reachable = excluded.not_reachable, data = excluded.data
 	WHERE findings.repository = excluded.repository AND findings.image_digest = excluded.image_digest`
 
 func findingArgs(f *store.Finding) []any {
 	return []any{f.Repository, f.ImageDigest, f.VulnerabilityID, f.Title, f.Severity, severityRank(f.Severity),
 		f.Status, nullFloat(f.Score), f.FixAvailable, f.ExploitAvailable, nullFloat(f.EPSS), f.PackageName, f.PackageVersion,
 		f.PackageManager, f.FilePath, f.LayerDiffID, f.SuppressedBy, ms(f.FirstObservedAt),
-		ms(f.LastObservedAt), ms(f.UpdatedAt), blob(f.Data), f.ID}
+		ms(f.LastObservedAt), ms(f.UpdatedAt), f.NotReachable, blob(f.Data), f.ID}
 }
 
 // severityRank orders severities for sorting; anything unknown counts as
@@ -73,7 +73,7 @@ func scanFinding(sc interface{ Scan(...any) error }, extra ...any) (store.Findin
 	var data []byte
 	dest := []any{&f.ID, &f.Repository, &f.ImageDigest, &f.VulnerabilityID, &f.Title, &f.Severity, &f.Status, &score,
 		&f.FixAvailable, &f.ExploitAvailable, &epss, &f.PackageName, &f.PackageVersion, &f.PackageManager,
-		&f.FilePath, &f.LayerDiffID, &f.SuppressedBy, &first, &last, &updated, &data}
+		&f.FilePath, &f.LayerDiffID, &f.SuppressedBy, &first, &last, &updated, &f.NotReachable, &data}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return f, err
 	}

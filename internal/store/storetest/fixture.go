@@ -89,6 +89,9 @@ func fixFinding(i int, im fixImage) store.Finding {
 		LastObservedAt:  base.Add(2*time.Hour + time.Duration(i)*30*time.Second),
 		UpdatedAt:       base.Add(time.Hour + time.Duration(i)*37*time.Second),
 	}
+	if i%5 == 2 {
+		f.NotReachable = "the binary does not contain the package example.com/m/p" + fmt.Sprint(i)
+	}
 	f.Data = findingData(f, 0)
 	return f
 }

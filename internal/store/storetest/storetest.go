@@ -162,6 +162,7 @@ func diffFinding(got, want store.Finding) string {
 	str("filePath", got.FilePath, want.FilePath)
 	str("layerDiffId", got.LayerDiffID, want.LayerDiffID)
 	str("suppressedBy", got.SuppressedBy, want.SuppressedBy)
+	str("notReachable", got.NotReachable, want.NotReachable)
 	str("score", fmtFloat(got.Score), fmtFloat(want.Score))
 	str("epss", fmtFloat(got.EPSS), fmtFloat(want.EPSS))
 	for _, tm := range []struct {
