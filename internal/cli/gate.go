@@ -278,7 +278,7 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 				return err
 			}
 			return a.out(f, ps, func(w io.Writer) {
-				fmt.Fprintln(w, "NAME\tREPOSITORY\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tFIXABLE ONLY\tKEV\tMAX SCORE\tON FAILURE\tON TIMEOUT")
+				fmt.Fprintln(w, "NAME\tREPOSITORY\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tFIXABLE ONLY\tREACHABLE ONLY\tKEV\tMAX SCORE\tON FAILURE\tON TIMEOUT")
 				rows := ps.Policies
 				if ps.BuiltinDefault != nil {
 					rows = append(rows, *ps.BuiltinDefault)
@@ -292,8 +292,8 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 					if p.MaxScore != nil {
 						score = fmt.Sprint(*p.MaxScore)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\t%s\n", p.Name, repo, maxStr(p.MaxCritical), maxStr(p.MaxHigh),
-						maxStr(p.MaxMedium), maxStr(p.MaxLow), maxStr(p.MaxUntriaged), p.FixableOnly, p.RejectKnownExploited, score, p.OnScanFailure, p.OnTimeout)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\t%v\t%s\t%s\t%s\n", p.Name, repo, maxStr(p.MaxCritical), maxStr(p.MaxHigh),
+						maxStr(p.MaxMedium), maxStr(p.MaxLow), maxStr(p.MaxUntriaged), p.FixableOnly, p.ReachableOnly, p.RejectKnownExploited, score, p.OnScanFailure, p.OnTimeout)
 				}
 			})
 		},
