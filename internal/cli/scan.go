@@ -34,6 +34,7 @@ type scanFlags struct {
 	format, output string
 	severities     []string
 	ignoreUnfixed  bool
+	reachableOnly  bool
 	ignoreFile     string
 	vex            []string
 	failOn         string
@@ -81,6 +82,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
 	fl.StringSliceVar(&f.severities, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,INFORMATIONAL,UNTRIAGED)")
 	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out findings that have no fix")
+	fl.BoolVar(&f.reachableOnly, "reachable-only", false, "list findings whose vulnerable code is not in the image (Go binaries) as ignored: VEX not_affected, vulnerable_code_not_present")
 	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of findings to ignore (ids, packages, paths; each with a reason and an optional expiry)")
 	fl.StringSliceVar(&f.vex, "vex", nil, "OpenVEX documents whose not_affected and fixed statements silence findings")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit with status 3 if a finding is of this severity or higher")
@@ -100,7 +102,7 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if !ok {
 		return usageError{fmt.Errorf("unknown --format %q: use table, json, inspector, sarif, cyclonedx or openvex", f.format)}
 	}
-	filter := scan.Filter{IgnoreUnfixed: f.ignoreUnfixed, Now: time.Now()}
+	filter := scan.Filter{IgnoreUnfixed: f.ignoreUnfixed, ReachableOnly: f.reachableOnly, Now: time.Now()}
 	for _, s := range f.severities {
 		sev, err := scan.ParseSeverity(s)
 		if err != nil {

@@ -191,3 +191,83 @@ func TestScanDebianImages(t *testing.T) {
 		})
 	}
 }
+
+// TestScanReachableOnly: with --reachable-only, the findings of the app
+// image's Go binary whose code the binary does not contain are listed as
+// ignored, and the OpenVEX output states them not_affected with
+// vulnerable_code_not_present; the one in code the binary holds stays
+// affected. Which is which the reach package checks against govulncheck.
+func TestScanReachableOnly(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}
+	runVigilEnv(t, env, "db", "import", testenv.Shared(t, "vulndb/osv/Go"))
+	img := "oci:" + testenv.Image(t, "debian-bullseye-app") + ":latest"
+
+	var plain struct {
+		Findings []struct {
+			ID           string `json:"id"`
+			NotReachable string `json:"notReachable"`
+		} `json:"findings"`
+	}
+	out, _ := runVigilEnv(t, env, "scan", img, "--format", "json")
+	if err := json.Unmarshal([]byte(out), &plain); err != nil {
+		t.Fatal(err)
+	}
+	unreachable, reachable, why := map[string]bool{}, map[string]bool{}, map[string]string{}
+	for _, f := range plain.Findings {
+		if f.NotReachable != "" {
+			unreachable[f.ID], why[f.ID] = true, f.NotReachable
+		} else {
+			reachable[f.ID] = true
+		}
+	}
+	if len(unreachable) == 0 || !reachable["CVE-2021-38561"] || unreachable["CVE-2021-38561"] {
+		t.Fatalf("reachable %v, unreachable %v", reachable, unreachable)
+	}
+
+	out, _ = runVigilEnv(t, env, "scan", img, "--format", "json", "--reachable-only")
+	var filtered scanJSON
+	if err := json.Unmarshal([]byte(out), &filtered); err != nil {
+		t.Fatal(err)
+	}
+	if len(filtered.Findings) != len(reachable) || len(filtered.Ignored) != len(unreachable) {
+		t.Errorf("--reachable-only: %d findings, %d ignored; want %d and %d", len(filtered.Findings), len(filtered.Ignored), len(reachable), len(unreachable))
+	}
+	for _, f := range filtered.Ignored {
+		if !unreachable[f.ID] || f.IgnoredBecause != "reachability: vulnerable code not present: "+why[f.ID] {
+			t.Errorf("ignored %s: %q", f.ID, f.IgnoredBecause)
+		}
+	}
+
+	out, _ = runVigilEnv(t, env, "scan", img, "--format", "openvex", "--reachable-only")
+	var vex struct {
+		Statements []struct {
+			Vulnerability struct{ Name string } `json:"vulnerability"`
+			Status        string                `json:"status"`
+			Justification string                `json:"justification"`
+		} `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &vex); err != nil {
+		t.Fatalf("openvex: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	for _, s := range vex.Statements {
+		id := s.Vulnerability.Name
+		seen[id] = true
+		switch {
+		case unreachable[id]:
+			if s.Status != "not_affected" || s.Justification != "vulnerable_code_not_present" {
+				t.Errorf("%s: %s %s", id, s.Status, s.Justification)
+			}
+		case reachable[id]:
+			if s.Status != "affected" {
+				t.Errorf("%s: %s", id, s.Status)
+			}
+		}
+	}
+	for id := range unreachable {
+		if !seen[id] {
+			t.Errorf("no statement for %s", id)
+		}
+	}
+}

@@ -15,6 +15,9 @@ type Filter struct {
 	Severities []string
 	// IgnoreUnfixed drops findings that have no fix.
 	IgnoreUnfixed bool
+	// ReachableOnly moves findings whose vulnerable code is not
+	// reachable in the image (Finding.NotReachable) to Report.Ignored.
+	ReachableOnly bool
 	// Ignore and VEX move the findings they silence to Report.Ignored,
 	// with the reason.
 	Ignore *IgnoreFile
@@ -51,8 +54,20 @@ func (flt Filter) ignored(f *Finding, subject Subject) string {
 			}
 		}
 	}
-	return flt.VEX.Verdict(f, subject)
+	if v := flt.VEX.Verdict(f, subject); v != "" {
+		return v
+	}
+	if flt.ReachableOnly && f.NotReachable != "" {
+		// Worded so that VEX output reads it as OpenVEX's
+		// vulnerable_code_not_present.
+		return NotReachableReason + f.NotReachable
+	}
+	return ""
 }
+
+// NotReachableReason starts the ignore reason of a finding left out by
+// Filter.ReachableOnly.
+const NotReachableReason = "reachability: vulnerable code not present: "
 
 func containsFold(list []string, s string) bool {
 	for _, l := range list {
