@@ -137,7 +137,7 @@ func (a *app) serveCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), runtime.GOMAXPROCS(0))
-	cmd.Flags().StringVar(&addr, "addr", ":5000", "listening address for the registry (/v2/) and the API (/api/)")
+	cmd.Flags().StringVar(&addr, "addr", ":5000", "listening address for the registry (/v2/), the API (/api/) and the console (/)")
 	cmd.Flags().BoolVar(&noAuth, "no-auth", false, "switch authentication off (local use only: anyone who can reach the address can push, read and change everything)")
 	return cmd
 }
@@ -149,7 +149,7 @@ func (a *app) printLogin(listen, tokenFile string, noAuth bool, host string) {
 		host = "localhost:" + port
 	}
 	w := a.env.Err
-	fmt.Fprintf(w, "vigil %s serving on %s: registry http://%s/v2/, API http://%s/api/v1/\n", Version(), listen, host, host)
+	fmt.Fprintf(w, "vigil %s serving on %s: registry http://%s/v2/, API http://%s/api/v1/, console http://%s/\n", Version(), listen, host, host, host)
 	switch {
 	case noAuth:
 		fmt.Fprintln(w, "authentication is OFF (--no-auth): do not expose this address")
@@ -157,6 +157,7 @@ func (a *app) printLogin(listen, tokenFile string, noAuth bool, host string) {
 		fmt.Fprintf(w, "an admin token was created in %s (shown nowhere else); log in with:\n", tokenFile)
 		fmt.Fprintf(w, "  docker login %s -u vigil --password-stdin < %s\n", host, tokenFile)
 		fmt.Fprintf(w, "  export VIGIL_SERVER=http://%s VIGIL_TOKEN=$(cat %s)\n", host, tokenFile)
+		fmt.Fprintf(w, "  or open the console at http://%s/ and sign in with the token\n", host)
 		fmt.Fprintln(w, "  then create tokens for people and pipelines: vigil tokens create NAME --role read-only|pipeline|admin")
 	default:
 		fmt.Fprintf(w, "log in with an API token: docker login %s -u vigil --password-stdin, or VIGIL_TOKEN for the API\n", host)
