@@ -201,20 +201,10 @@ func TestKillDuringPushesAndScans(t *testing.T) {
 	}
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")
-	d, err := vulndb.NewDir(dbDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Import(context.Background(), []string{testenv.Shared(t, "vulndb/alpine-secdb"), testenv.Shared(t, "vulndb/debian")}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	importFeeds(t, dbDir, "vulndb/alpine-secdb", "vulndb/debian")
 	addr := freeAddr(t)
 	srv := startServe(t, data, dbDir, addr)
-	tok, err := os.ReadFile(filepath.Join(data, "initial-admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
+	token := adminToken(t, data)
 	c := apiClient{base: addr, token: token}
 	if bytes.Contains([]byte(srv.tail()), []byte(token)) {
 		t.Fatal("the admin token was written to the log")
@@ -370,4 +360,30 @@ func TestKillDuringPushesAndScans(t *testing.T) {
 		t.Fatal("no push was acknowledged")
 	}
 	t.Logf("after the restart: %d images, %d events, all scanned", len(final), len(after))
+}
+
+// importFeeds builds the vulnerability database in dir from shared feeds.
+func importFeeds(t *testing.T, dir string, feeds ...string) {
+	t.Helper()
+	d, err := vulndb.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range feeds {
+		paths = append(paths, testenv.Shared(t, f))
+	}
+	if _, err := d.Import(context.Background(), paths, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// adminToken reads the admin token a first `vigil serve` wrote.
+func adminToken(t *testing.T, data string) string {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(data, "initial-admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(tok))
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -26,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/vigilsec/vigil/internal/testenv"
-	"github.com/vigilsec/vigil/internal/vulndb"
 )
 
 func (c apiClient) do(t *testing.T, method, path string, body, out any) int {
@@ -125,21 +123,10 @@ func TestGatePipeline(t *testing.T) {
 	app := testenv.LayoutImage(t, "debian-bullseye-app")
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")
-	d, err := vulndb.NewDir(dbDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feeds := []string{testenv.Shared(t, "vulndb/debian"), testenv.Shared(t, "vulndb/osv/Go"), testenv.Shared(t, "vulndb/osv/PyPI")}
-	if _, err := d.Import(context.Background(), feeds, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	importFeeds(t, dbDir, "vulndb/debian", "vulndb/osv/Go", "vulndb/osv/PyPI")
 	addr := freeAddr(t)
 	srv := startServe(t, data, dbDir, addr)
-	tok, err := os.ReadFile(filepath.Join(data, "initial-admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
+	token := adminToken(t, data)
 	c := apiClient{base: addr, token: token}
 	env := []string{"VIGIL_SERVER=http://" + addr, "VIGIL_TOKEN=" + token}
 	pushOpts := []remote.Option{remote.WithAuth(&authn.Basic{Username: "vigil", Password: token})}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vigilsec/vigil/internal/testenv"
-	"github.com/vigilsec/vigil/internal/vulndb"
 )
 
 const pgServer = "postgres://postgres@127.0.0.1:5432/"
@@ -59,21 +57,11 @@ func TestScaleOut(t *testing.T) {
 	dsn := freshDatabase(t)
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")
-	d, err := vulndb.NewDir(dbDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Import(context.Background(), []string{testenv.Shared(t, "vulndb/alpine-secdb")}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	importFeeds(t, dbDir, "vulndb/alpine-secdb")
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	startServe(t, data, dbDir, addrA, "--store", dsn, "--workers", "0")
 	startServe(t, data, dbDir, addrB, "--store", dsn, "--workers", "0")
-	tok, err := os.ReadFile(filepath.Join(data, "initial-admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
+	token := adminToken(t, data)
 	a, b := apiClient{base: addrA, token: token}, apiClient{base: addrB, token: token}
 
 	img := testenv.LayoutImage(t, "alpine-3.7.3")

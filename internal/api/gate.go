@@ -255,21 +255,6 @@ func (h *handler) getDecision(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, d)
 }
 
-// checkResponse is an immediate verdict on an image, for admission
-// control. Ready is false when the image is not scanned yet: the
-// decision is then Rejected (the gate fails closed).
-type checkResponse struct {
-	Repository string              `json:"repository"`
-	Digest     string              `json:"digest"`
-	Ready      bool                `json:"ready"`
-	Decision   string              `json:"decision"`
-	Policy     string              `json:"policy"`
-	Reason     string              `json:"reason"`
-	ScanStatus string              `json:"scanStatus"`
-	Findings   []store.GateFinding `json:"findings"`
-	Counts     store.Counts        `json:"counts"`
-}
-
 func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 	g, err := h.gate()
 	if err != nil {
@@ -302,7 +287,7 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 	if j.Image == nil {
 		return errorf(http.StatusNotFound, "image %s@%s not found", ref.Repository, digest)
 	}
-	resp := checkResponse{Repository: ref.Repository, Digest: digest, Ready: j.Ready, Decision: j.Decision,
+	resp := gate.Check{Repository: ref.Repository, Digest: digest, Ready: j.Ready, Decision: j.Decision,
 		Policy: j.Policy.Name, Reason: j.Reason, ScanStatus: j.Image.ScanStatus, Findings: j.Findings, Counts: j.Counts}
 	if !j.Ready {
 		resp.Decision = store.Rejected

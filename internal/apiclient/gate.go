@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -96,24 +97,15 @@ func (c *Client) DeleteGatePolicy(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/gate/policies/"+url.PathEscape(name), nil, nil)
 }
 
-// GateRequestInput is what a pipeline registers.
-type GateRequestInput struct {
-	Image          string `json:"image"`
-	Pipeline       string `json:"pipeline"`
-	Stage          string `json:"stage,omitempty"`
-	Action         string `json:"action,omitempty"`
-	CallbackURL    string `json:"callbackUrl,omitempty"`
-	NewPush        bool   `json:"newPush,omitempty"`
-	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
-}
-
 // GateRequest is a request and its latest decision, if any.
 type GateRequest struct {
 	Request  store.GateRequest   `json:"request"`
 	Decision *store.GateDecision `json:"decision"`
 }
 
-func (c *Client) CreateGateRequest(ctx context.Context, in GateRequestInput) (*GateRequest, error) {
+// CreateGateRequest registers a pipeline's request (CreatedBy is the
+// server's to set and is not sent).
+func (c *Client) CreateGateRequest(ctx context.Context, in gate.RequestInput) (*GateRequest, error) {
 	return call[GateRequest](ctx, c, "POST", "/gate/requests", in)
 }
 
@@ -138,19 +130,6 @@ func (c *Client) GateDecisions(ctx context.Context, q DecisionQuery) (*DecisionP
 		"digest", q.Digest, "maxResults", itoa(q.MaxResults), "nextToken", q.NextToken), nil)
 }
 
-// Check is an immediate verdict on an image.
-type Check struct {
-	Repository string              `json:"repository"`
-	Digest     string              `json:"digest"`
-	Ready      bool                `json:"ready"`
-	Decision   string              `json:"decision"`
-	Policy     string              `json:"policy"`
-	Reason     string              `json:"reason"`
-	ScanStatus string              `json:"scanStatus"`
-	Findings   []store.GateFinding `json:"findings"`
-	Counts     store.Counts        `json:"counts"`
-}
-
-func (c *Client) GateCheck(ctx context.Context, image string) (*Check, error) {
-	return call[Check](ctx, c, "GET", "/gate/check"+query("image", image), nil)
+func (c *Client) GateCheck(ctx context.Context, image string) (*gate.Check, error) {
+	return call[gate.Check](ctx, c, "GET", "/gate/check"+query("image", image), nil)
 }

@@ -34,7 +34,7 @@ func (a *app) gateCmd() *cobra.Command {
 
 func (a *app) gateWaitCmd(f *remoteFlags) *cobra.Command {
 	var (
-		in      apiclient.GateRequestInput
+		in      gate.RequestInput
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{

@@ -20,6 +20,22 @@ type Verdict struct {
 	Counts store.Counts
 }
 
+// Check is an immediate verdict on an image from its stored findings, as
+// the API answers it for admission control. Ready is false when the image
+// is not scanned yet: the decision is then Rejected (the gate fails
+// closed).
+type Check struct {
+	Repository string              `json:"repository"`
+	Digest     string              `json:"digest"`
+	Ready      bool                `json:"ready"`
+	Decision   string              `json:"decision"`
+	Policy     string              `json:"policy"`
+	Reason     string              `json:"reason"`
+	ScanStatus string              `json:"scanStatus"`
+	Findings   []store.GateFinding `json:"findings"`
+	Counts     store.Counts        `json:"counts"`
+}
+
 // severities in the order they are judged and reported.
 var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNTRIAGED"}
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,7 +213,7 @@ func titleOf(f *scan.Finding) string {
 	if title == "" {
 		title = clean(f.Title)
 	}
-	if slices.ContainsFunc(f.Score.Adjustments, func(a score.Adjustment) bool { return a.Metric == score.MetricReachable }) {
+	if f.NotReachable != "" {
 		title = "[unreachable] " + title
 	}
 	if f.Uncertain != "" {

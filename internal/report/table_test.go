@@ -105,7 +105,7 @@ func TestTableUnreachable(t *testing.T) {
 	if f == nil {
 		t.Fatal("no CVE-2020-26160 in the test report")
 	}
-	f.Score.Adjustments = append(f.Score.Adjustments, score.Adjustment{Metric: score.MetricReachable, Reason: "the binary does not contain the package github.com/dgrijalva/jwt-go"})
+	f.NotReachable = "the binary does not contain the package github.com/dgrijalva/jwt-go"
 	out := string(render(t, WriteTable, r, testOptions()))
 	if row := lineWith(out, "CVE-2020-26160"); !strings.Contains(row, "[unreachable]") {
 		t.Errorf("row %q is not marked", row)

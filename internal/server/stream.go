@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -204,11 +205,7 @@ func (s *stream) analyse() {
 	s.st.streamed.Add(1)
 }
 
-var errStreamUsed = errString("server: an upload stream can be read once")
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
+var errStreamUsed = errors.New("server: an upload stream can be read once")
 
 // end is called when the registry answers the PATCH (code is its status)
 // and again when the handler returns (code 0). Once the registry has

@@ -134,9 +134,6 @@ type findingView struct {
 	Metrics []cvssMetric
 	// KEV says CISA lists it as exploited.
 	KEV bool
-	// NotReachable, when set, is why the vulnerable code is not reachable
-	// in the image (the score's reachable adjustment).
-	NotReachable string
 	// Others are the same vulnerability's active findings in other
 	// images.
 	Others []findingRow
@@ -193,7 +190,6 @@ func (c *console) findingView(ctx context.Context, id string) (*findingView, err
 			return nil, err
 		}
 	}
-	v.NotReachable = f.NotReachable
 	if d := v.Doc.InspectorScoreDetails; d != nil {
 		for i, cv := range v.Doc.PackageVulnerabilityDetails.CVSS {
 			if cv.ScoringVector == d.AdjustedCVSS.ScoringVector {
@@ -204,9 +200,6 @@ func (c *console) findingView(ctx context.Context, id string) (*findingView, err
 		v.Metrics = parseVector(d.AdjustedCVSS.ScoringVector)
 		for _, a := range d.AdjustedCVSS.Adjustments {
 			v.KEV = v.KEV || a.Metric == score.MetricKEV
-			if a.Metric == score.MetricReachable && v.NotReachable == "" {
-				v.NotReachable = a.Reason // stored before findings kept it
-			}
 		}
 	}
 	v.KEV = v.KEV || f.ExploitAvailable == "YES"

@@ -219,25 +219,6 @@ func (s *Store) DispatchEvents(ctx context.Context, n int, fn func([]store.Event
 	return read, nil
 }
 
-func (s *Store) scanEvents(rows *sql.Rows, err error) ([]store.Event, error) {
-	if err != nil {
-		return nil, s.dbErr("events", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var e store.Event
-		var at int64
-		var env []byte
-		if err := rows.Scan(&e.Seq, &e.ID, &at, &e.Source, &e.DetailType, &env); err != nil {
-			return nil, s.dbErr("events", err)
-		}
-		e.Time, e.Envelope = fromMS(at), env
-		out = append(out, e)
-	}
-	return out, s.dbErr("events", rows.Err())
-}
-
 // AddDeliveries inserts deliveries, in one transaction: all or none. Each
 // must name an existing event (ErrInvalid otherwise) and a target. Zero
 // fields take defaults: State pending, CreatedAt, UpdatedAt and

@@ -74,7 +74,11 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	}
 	query += ` ORDER BY seq LIMIT ?`
 	args = append(args, limit(q.Limit))
-	rows, err := s.ro.QueryContext(ctx, s.q(query), args...)
+	return s.scanEvents(s.ro.QueryContext(ctx, s.q(query), args...))
+}
+
+// scanEvents reads rows of seq, id, at, source, detail_type, envelope.
+func (s *Store) scanEvents(rows *sql.Rows, err error) ([]store.Event, error) {
 	if err != nil {
 		return nil, s.dbErr("events", err)
 	}
