@@ -491,7 +491,11 @@ func (g *Gate) imageChanged(ctx context.Context, repository, digest string, agai
 	if repository == "" || digest == "" {
 		return nil
 	}
-	if im, err := g.Store.Image(ctx, repository, digest); err == nil {
+	im, err := g.Store.Image(ctx, repository, digest)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err // the event is delivered again
+	}
+	if err == nil {
 		for _, t := range im.Tags {
 			if err := g.resolve(ctx, repository, t, digest, im.PushedAt); err != nil {
 				return err

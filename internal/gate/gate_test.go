@@ -3,6 +3,7 @@ package gate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -348,5 +349,35 @@ func TestRequestInvalid(t *testing.T) {
 		if _, err := w.g.Request(context.Background(), in); err == nil || !strings.Contains(err.Error(), "invalid") {
 			t.Errorf("%+v: %v", in, err)
 		}
+	}
+}
+
+// brokenImages is a store whose image lookups fail.
+type brokenImages struct{ store.Store }
+
+var errBrokenStore = errors.New("store unavailable")
+
+func (brokenImages) Image(context.Context, string, string) (*store.Image, error) {
+	return nil, errBrokenStore
+}
+
+// TestStoreErrorIsNotSwallowed: when the store cannot say what an image
+// is, the Scan event's handling fails, so that the bus delivers it
+// again, rather than passing as handled.
+func TestStoreErrorIsNotSwallowed(t *testing.T) {
+	w := newWorld(t)
+	d := w.digest()
+	ev, err := w.em.ScanEvent(events.ScanInitialDone, "team/app", d, nil, store.Counts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := *w.g
+	g.Store = brokenImages{w.st}
+	if err := g.HandleEvent(context.Background(), ev.Envelope); !errors.Is(err, errBrokenStore) {
+		t.Fatalf("HandleEvent: %v, want the store's error", err)
+	}
+	// An image that does not exist is no error: nothing to decide.
+	if err := w.g.HandleEvent(context.Background(), ev.Envelope); err != nil {
+		t.Fatalf("HandleEvent for an unknown image: %v", err)
 	}
 }
