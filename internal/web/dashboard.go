@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -15,13 +16,14 @@ type dashboardView struct {
 	Counts       store.Counts
 	Repositories int
 	Images       int
-	Pending      int // images waiting for a scan (at most a page)
-	Failed       int
-	AtRisk       []store.Aggregate
-	Vulns        []store.Aggregate
-	Packages     []store.Aggregate
-	Chart        *chart
-	Decisions    []store.GateDecision
+	// Pending and Failed count images waiting for a scan and images whose
+	// scan failed: "" for none, "100+" past a page.
+	Pending, Failed string
+	AtRisk          []store.Aggregate
+	Vulns           []store.Aggregate
+	Packages        []store.Aggregate
+	Chart           *chart
+	Decisions       []store.GateDecision
 	// DecisionsError says why Decisions are missing.
 	DecisionsError string
 }
@@ -49,13 +51,18 @@ func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	g.Go(func() error {
 		for _, st := range []struct {
 			status string
-			n      *int
+			n      *string
 		}{{store.ScanPending, &v.Pending}, {store.ScanFailed, &v.Failed}} {
-			ims, _, err := c.opts.Store.ListImages(gctx, store.ImageQuery{ScanStatus: st.status, Limit: 100})
+			ims, next, err := c.opts.Store.ListImages(gctx, store.ImageQuery{ScanStatus: st.status, Limit: 100})
 			if err != nil {
 				return err
 			}
-			*st.n = len(ims)
+			switch {
+			case next != "":
+				*st.n = strconv.Itoa(len(ims)) + "+"
+			case len(ims) > 0:
+				*st.n = strconv.Itoa(len(ims))
+			}
 		}
 		return nil
 	})

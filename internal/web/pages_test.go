@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/web"
@@ -219,5 +222,33 @@ func TestDashboardCounts(t *testing.T) {
 	// The chart's last day holds every active finding.
 	if !strings.Contains(body, itoa(int64(aggs[0].Counts.Total))+" active (") {
 		t.Errorf("the chart's last day does not count %d active findings", aggs[0].Counts.Total)
+	}
+}
+
+// TestDashboardFailedScans: the count of images whose scan failed is
+// exact up to a page and says "100+" beyond it, never a silent 100.
+func TestDashboardFailedScans(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	fail := func(from, to int) {
+		for i := from; i < to; i++ {
+			d := fmt.Sprintf("sha256:%064x", 0xfa11_0000+i)
+			if err := e.st.RecordPush(ctx, store.Push{Repository: "team/broken", Digest: d, At: time.Now().UTC(),
+				MediaType: "application/vnd.oci.image.manifest.v1+json"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.st.UpdateImage(ctx, store.ImageUpdate{Repository: "team/broken", Digest: d, ScanStatus: store.ScanFailed, ScanReason: "INTERNAL_ERROR"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := e.signIn(store.RoleReadOnly)
+	fail(0, 3)
+	if body := c.page("/"); !strings.Contains(body, ">3 failed to scan<") {
+		t.Errorf("3 failed scans not shown")
+	}
+	fail(3, 150)
+	if body := html.UnescapeString(c.page("/")); !strings.Contains(body, ">100+ failed to scan<") {
+		t.Errorf("150 failed scans not shown as 100+")
 	}
 }
