@@ -71,6 +71,12 @@ type Warning struct {
 	// Path is the file concerned, relative to the root ("" if none).
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message"`
+	// Incomplete names what could not assess the file ("dpkg", "npm",
+	// "release", "ownership"…) when the warning is about a file a
+	// cataloger wanted but did not (fully) read: skipped for its size,
+	// unreadable, malformed. Such a warning makes the image's coverage
+	// partial, so a scan never calls it clean.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
 func (w Warning) String() string {

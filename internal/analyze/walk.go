@@ -43,12 +43,15 @@ type walker struct {
 
 	jobs *errgroup.Group
 
-	mu       sync.Mutex // guards r.Files and r.Warnings during the walk
-	r        *LayerResult
-	dropped  int
-	dirs     map[string]bool // directories present, explicitly or not
-	read     map[string]int64
-	hardlink []hardlink
+	mu      sync.Mutex // guards r.Files and r.Warnings during the walk
+	r       *LayerResult
+	dropped int
+	// incomplete counts the warnings about wanted files, kept apart from
+	// the others so that no flood of ordinary warnings can hide one.
+	incomplete int
+	dirs       map[string]bool // directories present, explicitly or not
+	read       map[string]int64
+	hardlink   []hardlink
 }
 
 type hardlink struct {
@@ -73,11 +76,25 @@ func newWalker(ctx context.Context, a *Analyzer, index int, diffID, tmp string) 
 func (w *walker) warn(p, format string, args ...any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.r.Warnings) >= maxWarnings {
+	if len(w.r.Warnings)-w.incomplete >= maxWarnings {
 		w.dropped++
 		return
 	}
 	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// skipped records that a file wanted by what (a cataloger's name,
+// "release", "ownership") was not fully assessed. The first maxWarnings of
+// them are kept whatever else the layer produced.
+func (w *walker) skipped(p, what, format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.incomplete >= maxWarnings {
+		w.dropped++
+		return
+	}
+	w.incomplete++
+	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: p, Message: fmt.Sprintf(format, args...), Incomplete: what})
 }
 
 // tar walks a layer blob.
@@ -249,7 +266,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 	if distro.Wants(p) {
 		defer closeDirect()
 		if size > maxSystemFile {
-			w.warn(p, "%d bytes: too large for a release file, not read", size)
+			w.skipped(p, "release", "%d bytes: too large for a release file, not read", size)
 			return nil
 		}
 		b := make([]byte, size)
@@ -272,7 +289,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 	}
 	if size > w.a.maxFile {
 		closeDirect()
-		w.warn(p, "%d bytes: larger than the %d-byte limit, not read", size, w.a.maxFile)
+		w.skipped(p, wantedBy(cats, owners), "%d bytes: larger than the %d-byte limit, not read", size, w.a.maxFile)
 		return nil
 	}
 	w.read[p] = size
@@ -294,6 +311,18 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 		return nil
 	})
 	return nil
+}
+
+// wantedBy names the catalogers (or file ownership) that wanted a file.
+func wantedBy(cats []Cataloger, owners []Owner) string {
+	var names []string
+	for _, c := range cats {
+		names = append(names, c.Name())
+	}
+	if len(owners) > 0 {
+		names = append(names, "ownership")
+	}
+	return strings.Join(names, ",")
 }
 
 // spool makes the file's content readable at random: in memory when it is
@@ -339,7 +368,7 @@ func (w *walker) catalog(f *File, cats []Cataloger) {
 	for _, c := range cats {
 		pkgs, err := safeCatalog(w.ctx, c, f)
 		if err != nil {
-			w.warn(f.Path, "%s: %v", c.Name(), err)
+			w.skipped(f.Path, c.Name(), "%s: %v", c.Name(), err)
 		}
 		if len(pkgs) == 0 {
 			continue
@@ -374,7 +403,7 @@ func (w *walker) own(f *File, owners []Owner) {
 	for _, o := range owners {
 		owned, err := safeOwned(w.ctx, o, f)
 		if err != nil {
-			w.warn(f.Path, "file ownership: %v", err)
+			w.skipped(f.Path, "ownership", "file ownership: %v", err)
 		}
 		for _, ow := range owned {
 			of := OwnedFiles{List: f.Path, Owner: ow.Owner}
