@@ -386,7 +386,7 @@ func (s *Server) onBlob(repository, digest string) {
 func (s *Server) newWorker(owner string) *worker.Worker {
 	return &worker.Worker{
 		Store: s.store, Images: warmImages{images: s.registry, warm: s.warm}, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
-		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: 2 * time.Second,
+		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: worker.DefaultPoll,
 		Wake: s.wake, Log: s.log.With("worker", owner),
 	}
 }

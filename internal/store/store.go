@@ -97,7 +97,8 @@ type Store interface {
 	// lease lasts.
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error)
 	// ExtendJob renews the lease of a job the owner holds; ErrNotFound if
-	// it no longer holds it.
+	// it no longer holds it. A zero lease hands the job back at once: the
+	// next ClaimJob, by any owner, takes it.
 	ExtendJob(ctx context.Context, id int64, owner string, lease time.Duration) error
 	// FinishJob ends a job the owner holds. A non-empty failure is
 	// recorded; the job is not retried by the store (the worker decides).

@@ -53,7 +53,7 @@ type Worker struct {
 	RegistryHost string
 	// Owner identifies this worker in job leases; Lease is how long a
 	// claim lasts without renewal; Poll how often to look for jobs when
-	// not woken.
+	// not woken (DefaultPoll when 0).
 	Owner string
 	Lease time.Duration
 	Poll  time.Duration
@@ -64,6 +64,11 @@ type Worker struct {
 	Now  func() time.Time
 }
 
+// DefaultPoll is how often an idle worker looks for jobs. It bounds how
+// long a job handed back by a stopping process, or enqueued by another
+// process, waits: well under a second.
+const DefaultPoll = 500 * time.Millisecond
+
 func (w *Worker) now() time.Time {
 	if w.Now != nil {
 		return w.Now().UTC()
@@ -71,8 +76,13 @@ func (w *Worker) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Run processes jobs until ctx is done.
+// Run processes jobs until ctx is done; a job running then is handed back
+// at once, for this or another process to take over.
 func (w *Worker) Run(ctx context.Context) error {
+	poll := w.Poll
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
 	for {
 		job, err := w.Store.ClaimJob(ctx, w.Owner, w.Lease)
 		if err != nil && ctx.Err() == nil {
@@ -83,7 +93,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case <-w.Wake:
-			case <-time.After(w.Poll):
+			case <-time.After(poll):
 			}
 			continue
 		}
@@ -135,7 +145,11 @@ func (w *Worker) Do(ctx context.Context, job *store.Job) {
 		// now), so that this or another process takes it over.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		w.Store.ExtendJob(rctx, job.ID, w.Owner, 0)
+		if err := w.Store.ExtendJob(rctx, job.ID, w.Owner, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.Log.Error("handing a job back failed; it waits out its lease", "job", job.ID, "err", err)
+		} else {
+			w.Log.Info("job handed back", "job", job.ID, "kind", job.Kind, "repository", job.Repository, "digest", job.Digest)
+		}
 		return
 	}
 	failure := ""

@@ -85,14 +85,22 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration)
 	return job, err
 }
 
+// ExtendJob with a zero lease hands the job back: its lease ends before
+// now, so the next ClaimJob anywhere takes it (the row stays "running" with
+// an expired lease rather than going back to "queued", where the unique
+// index could collide with a newer queued job for the same image).
 func (s *Store) ExtendJob(ctx context.Context, id int64, owner string, lease time.Duration) error {
-	if lease <= 0 {
-		return invalid("extend job: a positive lease is required")
+	if lease < 0 {
+		return invalid("extend job: a negative lease")
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		now := s.now()
+		until := ms(now.Add(lease))
+		if lease == 0 {
+			until = ms(now) - 1
+		}
 		r, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND owner = ? AND state = 'running'`),
-			ms(now.Add(lease)), ms(now), id, owner)
+			until, ms(now), id, owner)
 		return s.affected("extend job", r, err, "job %d held by %s", id, owner)
 	})
 }

@@ -158,6 +158,26 @@ func testJobs(t *testing.T, open func(t *testing.T) store.Store) {
 		must(t, s.FinishJob(ctx, b.ID, "bob", ""))
 	})
 
+	t.Run("a job handed back is claimed again at once", func(t *testing.T) {
+		s := open(t)
+		_, err := s.EnqueueJob(ctx, job(store.JobScan, "52"))
+		must(t, err)
+		a, err := s.ClaimJob(ctx, "alice", time.Hour)
+		must(t, err)
+		if a == nil {
+			t.Fatal("nothing to claim")
+		}
+		must(t, s.ExtendJob(ctx, a.ID, "alice", 0))
+		b, err := s.ClaimJob(ctx, "bob", time.Minute)
+		must(t, err)
+		if b == nil || b.ID != a.ID || b.Owner != "bob" {
+			t.Fatalf("claimed %+v after alice handed job %d back, want it for bob", b, a.ID)
+		}
+		wantErr(t, "hand back a job held by another", s.ExtendJob(ctx, a.ID, "alice", 0), store.ErrNotFound)
+		wantErr(t, "negative lease", s.ExtendJob(ctx, a.ID, "bob", -time.Second), store.ErrInvalid)
+		must(t, s.FinishJob(ctx, b.ID, "bob", ""))
+	})
+
 	t.Run("concurrent claimers each get a job once", func(t *testing.T) {
 		s := open(t)
 		const n = 40
