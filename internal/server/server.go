@@ -66,6 +66,9 @@ type Config struct {
 	RegistryHost string
 	// Lease is how long a job claim lasts without renewal.
 	Lease time.Duration
+	// ExpiryCheck is how often images past their repository's rescan
+	// duration are looked for and made inactive (default 5 minutes).
+	ExpiryCheck time.Duration
 	// Secret signs registry upload state; processes sharing storage must
 	// share it. Empty: read from (or created in) DataDir.
 	Secret  string
@@ -114,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.DBCheck <= 0 {
 		cfg.DBCheck = 30 * time.Second
+	}
+	if cfg.ExpiryCheck <= 0 {
+		cfg.ExpiryCheck = 5 * time.Minute
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
@@ -295,10 +301,14 @@ func (s *Server) startBackground(ctx context.Context, wg *sync.WaitGroup) {
 			w.Run(ctx)
 		}()
 	}
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		s.watchDatabase(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.watchExpiry(ctx, s.newWorker("expiry"))
 	}()
 	go func() {
 		defer wg.Done()
@@ -388,6 +398,27 @@ func (s *Server) newWorker(owner string) *worker.Worker {
 		Store: s.store, Images: warmImages{images: s.registry, warm: s.warm}, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
 		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: worker.DefaultPoll,
 		Wake: s.wake, Log: s.log.With("worker", owner),
+	}
+}
+
+// watchExpiry makes images inactive when their rescan duration runs out,
+// whether or not the database changes meanwhile.
+func (s *Server) watchExpiry(ctx context.Context, w *worker.Worker) {
+	t := time.NewTicker(s.cfg.ExpiryCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := w.Expire(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("rescan durations", "err", err)
+			}
+			if n > 0 {
+				s.log.Info("images past their rescan duration made inactive", "images", n)
+			}
+		}
 	}
 }
 

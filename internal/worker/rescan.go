@@ -215,3 +215,38 @@ func (w *Worker) deactivate(ctx context.Context, im *store.Image) error {
 		}, nil
 	})
 }
+
+// Expire makes inactive every image past its repository's rescan duration
+// (its findings close, a Coverage event says SCAN_ELIGIBILITY_EXPIRED),
+// without matching anything. The server runs it on a timer, so that an
+// image expires when its time is up, not only when the database changes.
+// It reports how many images it made inactive.
+func (w *Worker) Expire(ctx context.Context) (int, error) {
+	repos, err := w.Store.ListRepositories(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("worker: expire: %w", err)
+	}
+	now := w.now()
+	n := 0
+	for i := range repos {
+		r := &repos[i]
+		if r.RescanDuration == "" || r.RescanDuration == "LIFETIME" {
+			continue
+		}
+		images, err := w.rescanTargets(ctx, r.Name, "")
+		if err != nil {
+			return n, fmt.Errorf("worker: expire: %w", err)
+		}
+		for j := range images {
+			im := &images[j]
+			if im.ScanStatus == store.ScanInactive || !expired(r, im, now) {
+				continue
+			}
+			if err := w.deactivate(ctx, im); err != nil {
+				return n, fmt.Errorf("worker: expire %s@%s: %w", im.Repository, im.Digest, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
