@@ -128,6 +128,9 @@ func (a *app) dbImportCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.env.Out, "imported %d feeds into %s: %d advisories (%d withdrawn left out) in %s\n",
 				len(rep.Imported), dir.DatabasePath(), rep.Build.Advisories, rep.Build.Withdrawn, rep.Build.Duration.Round(time.Millisecond))
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(a.env.Err, "warning: %s\n", w)
+			}
 			printRecordErrors(a.env.Err, rep.Build)
 			return nil
 		},
@@ -154,7 +157,12 @@ func (a *app) dbStatusCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each feed in the database, its record count and age",
+		Short: "Show each feed in the database, its record count and the age of its data",
+		Long: "List the feeds the database was built from. DATA AS OF is the age of each feed's data,\n" +
+			"not of its download: the feed's own date (EPSS score_date, KEV dateReleased, an NVD\n" +
+			"page's timestamp), else its newest record (OSV modified, a DSA's or DLA's date), else the\n" +
+			"newest entry time of its zip or the server's Last-Modified, else \"unknown\". FETCHED is\n" +
+			"when the file was downloaded or imported.",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := a.dbDir(cmd)
@@ -176,11 +184,11 @@ func (a *app) dbStatusCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.env.Out, "%s, built %s (%s ago)\n\n", db.Path(), db.Built().Format(time.RFC3339), age(now.Sub(db.Built())))
 			tw := tabwriter.NewWriter(a.env.Out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FEED\tKIND\tRECORDS\tFETCHED\tDATA AS OF\tPROBLEMS")
+			fmt.Fprintln(tw, "FEED\tKIND\tRECORDS\tFETCHED\tDATA AS OF\tFROM\tPROBLEMS")
 			for _, s := range sources {
-				asOf := "-"
-				if !s.Updated.IsZero() && s.Updated.Year() > 1 {
-					asOf = s.Updated.Format("2006-01-02") + " (" + age(now.Sub(s.Updated)) + ")"
+				asOf, from := "unknown", "no date in the data or its file"
+				if d, ok := s.DataAge(now); ok {
+					asOf, from = s.Updated.Format("2006-01-02")+" ("+age(d)+")", s.UpdatedFrom
 				}
 				problems := ""
 				if s.Errors > 0 {
@@ -189,7 +197,7 @@ func (a *app) dbStatusCmd() *cobra.Command {
 				if s.Warnings > 0 {
 					problems = strings.TrimPrefix(problems+fmt.Sprintf(", %d warnings", s.Warnings), ", ")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s ago\t%s\t%s\n", s.Name, s.Kind, s.Records, age(now.Sub(s.Fetched)), asOf, problems)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s ago\t%s\t%s\t%s\n", s.Name, s.Kind, s.Records, age(now.Sub(s.Fetched)), asOf, from, problems)
 			}
 			return tw.Flush()
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/sbom"
 	"github.com/vigilsec/vigil/internal/scan"
+	"github.com/vigilsec/vigil/internal/vuln"
 	"github.com/vigilsec/vigil/internal/vulndb"
 )
 
@@ -65,8 +67,9 @@ func (a *app) scanCmd() *cobra.Command {
 			"  sbom:FILE                a CycloneDX or SPDX JSON SBOM\n\n" +
 			"Exit status: 0 when the scan ran and no threshold was crossed; 1 on errors; 2 on a\n" +
 			"bad command line; 3 when findings are at or above --fail-on or exceed a --max-*\n" +
-			"threshold; 4 when the vulnerability database is missing, or older than --db-max-age\n" +
-			"with --fail-on-stale-db.",
+			"threshold; 4 when the vulnerability database is missing, or with --fail-on-stale-db when\n" +
+			"the data of a feed the scan relied on (its ecosystems' feeds, EPSS, KEV, NVD) is older than\n" +
+			"--db-max-age; the error names the feed.",
 		Example: "  vigil scan oci:./images/app:latest\n" +
 			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
 			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
@@ -90,8 +93,8 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.IntVar(&f.maxHigh, "max-high", -1, "exit with status 3 if there are more HIGH findings than this")
 	fl.IntVar(&f.maxMedium, "max-medium", -1, "exit with status 3 if there are more MEDIUM findings than this")
 	fl.IntVar(&f.maxLow, "max-low", -1, "exit with status 3 if there are more LOW findings than this")
-	fl.DurationVar(&f.dbMaxAge, "db-max-age", 0, "warn when the vulnerability database is older than this (default from the config: 168h)")
-	fl.BoolVar(&f.failOnStaleDB, "fail-on-stale-db", false, "refuse to scan with a database older than --db-max-age (exit status 4)")
+	fl.DurationVar(&f.dbMaxAge, "db-max-age", 0, "warn when the data of a feed the scan relied on is older than this (default from the config: 168h)")
+	fl.BoolVar(&f.failOnStaleDB, "fail-on-stale-db", false, "fail (exit status 4) when the data of a feed the scan relied on is older than --db-max-age")
 	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
 	return cmd
 }
@@ -149,8 +152,12 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 		return err
 	}
 	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built()}
-	matched, err := match.Match(ctx, db, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
+	looked := &ecosystemRecorder{Advisories: db, seen: map[string]bool{}}
+	matched, err := match.Match(ctx, looked, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
 	if err != nil {
+		return err
+	}
+	if err := a.checkDataAge(ctx, db, rep.Database, looked.ecosystems(), f); err != nil {
 		return err
 	}
 	rep.Skipped = matched.Skipped
@@ -191,19 +198,76 @@ func (a *app) openDB(ctx context.Context, cmd *cobra.Command, f *scanFlags) (*vu
 	if err != nil {
 		return nil, err
 	}
+	return db, nil
+}
+
+// ecosystemRecorder notes the ecosystems the matcher looked advisories up
+// in, so that the scan knows which feeds it relied on.
+type ecosystemRecorder struct {
+	match.Advisories
+	seen map[string]bool
+}
+
+func (r *ecosystemRecorder) Affecting(ctx context.Context, ecosystem, name string) ([]*vuln.Advisory, error) {
+	r.seen[ecosystem] = true
+	return r.Advisories.Affecting(ctx, ecosystem, name)
+}
+
+func (r *ecosystemRecorder) ecosystems() []string {
+	var out []string
+	for e := range r.seen {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkDataAge records in rep the feeds the scan relied on and judges
+// the oldest of them by --db-max-age: its data's age, not the database's
+// build time, since a database built today from an old mirror is old.
+func (a *app) checkDataAge(ctx context.Context, db *vulndb.DB, rep *scan.Database, ecosystems []string, f *scanFlags) error {
+	sources, err := db.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	relied := vulndb.ReliedOn(sources, ecosystems)
+	for _, s := range relied {
+		rep.Feeds = append(rep.Feeds, scan.Feed{Name: s.Name, DataAsOf: s.Updated, From: s.UpdatedFrom})
+	}
 	maxAge := f.dbMaxAge
 	if maxAge == 0 {
 		maxAge = a.cfg.DB.MaxAge
 	}
-	if old := time.Since(db.Built()); maxAge > 0 && old > maxAge {
-		msg := fmt.Sprintf("the vulnerability database was built %s ago, more than the %s allowed (run `vigil db update`)", age(old), maxAge)
-		if f.failOnStaleDB {
-			db.Close()
-			return nil, withCode(ExitStaleDB, errors.New(msg))
-		}
-		a.log.Warn(msg, "db", db.Path())
+	if maxAge <= 0 {
+		return nil
 	}
-	return db, nil
+	oldest, unknown, ok := vulndb.Oldest(relied)
+	if ok {
+		if old := time.Since(oldest.Updated); old > maxAge {
+			msg := fmt.Sprintf("the oldest vulnerability data this scan relied on, feed %s, is from %s (%s), %s old, more than the %s allowed (run `vigil db update`)",
+				oldest.Name, oldest.Updated.UTC().Format("2006-01-02"), oldest.UpdatedFrom, age(old), maxAge)
+			if f.failOnStaleDB {
+				return withCode(ExitStaleDB, errors.New(msg))
+			}
+			a.log.Warn(msg, "db", db.Path())
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	var names []string
+	for _, s := range unknown {
+		names = append(names, s.Name)
+	}
+	// Data of unknown age cannot be shown to be fresh: a refusal when
+	// asked to refuse stale data, a warning otherwise.
+	msg := fmt.Sprintf("the age of the data of %s, relied on by this scan, is unknown (no date in the data or its file), so it cannot be shown to be within the %s allowed",
+		strings.Join(names, ", "), maxAge)
+	if f.failOnStaleDB {
+		return withCode(ExitStaleDB, errors.New(msg))
+	}
+	a.log.Warn(msg, "db", db.Path())
+	return nil
 }
 
 // inventory makes the report's subject, distribution and packages from

@@ -68,6 +68,8 @@ type Database struct {
 	Path       string    `json:"path"`
 	Built      time.Time `json:"built"`
 	AgeSeconds int64     `json:"ageSeconds"`
+	// Feeds are the feeds the scan relied on, with their data's age.
+	Feeds []scan.Feed `json:"feeds,omitempty"`
 }
 
 // Summary counts the findings. BySeverity has every severity, zero
@@ -198,7 +200,7 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 		Warnings:  append([]analyze.Warning{}, r.Warnings...),
 	}
 	if db := r.Database; db != nil {
-		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second)}
+		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second), Feeds: db.Feeds}
 	}
 	d.Summary = Summary{
 		Total: len(active), BySeverity: map[string]int{}, Ignored: len(ignored),

@@ -87,6 +87,17 @@ func (t *table) header(r *scan.Report) {
 	}
 	if db := r.Database; db != nil && !db.Built.IsZero() {
 		field("Database", "built "+db.Built.UTC().Format("2006-01-02 15:04 MST")+", "+age(t.opts.Now.Sub(db.Built))+" old")
+		if oldest, unknown, ok := db.Oldest(); ok || len(unknown) > 0 {
+			v := ""
+			if ok {
+				v = "oldest feed relied on: " + oldest.Name + ", data as of " + oldest.DataAsOf.UTC().Format("2006-01-02") +
+					" (" + age(t.opts.Now.Sub(oldest.DataAsOf)) + " old)"
+			}
+			if len(unknown) > 0 {
+				v = strings.TrimPrefix(v+"; data age unknown: "+strings.Join(unknown, ", "), "; ")
+			}
+			field("Data", v)
+		}
 	} else {
 		field("Database", "unknown")
 	}
@@ -300,6 +311,9 @@ func (t *table) summary(r *scan.Report, active, ignored []*scan.Finding) {
 		parts = append(parts, s)
 	}
 	t.line(fmt.Sprintf("Total: %d (%s)", len(active), strings.Join(parts, ", ")))
+	if n := counts[score.Untriaged]; n > 0 {
+		t.line(fmt.Sprintf("Untriaged: %s, for want of a score source (no CVSS or severity in any feed)", plural(n, "finding")))
+	}
 	if len(ignored) > 0 {
 		t.line(fmt.Sprintf("Ignored: %d", len(ignored)))
 		for _, f := range ignored {

@@ -50,6 +50,31 @@ type Report struct {
 type Database struct {
 	Path  string    `json:"path"`
 	Built time.Time `json:"built"`
+	// Feeds are the feeds the scan relied on (vulndb.ReliedOn), each
+	// with the age of its data.
+	Feeds []Feed `json:"feeds,omitempty"`
+}
+
+// Feed is one feed a scan relied on. DataAsOf is how recent its data is
+// (zero: unknown), From what that was read from.
+type Feed struct {
+	Name     string    `json:"name"`
+	DataAsOf time.Time `json:"dataAsOf,omitzero"`
+	From     string    `json:"from,omitempty"`
+}
+
+// Oldest is the relied-on feed with the oldest known data, and the names
+// of those whose data age is unknown; ok is false when no age is known.
+func (d *Database) Oldest() (oldest Feed, unknown []string, ok bool) {
+	for _, f := range d.Feeds {
+		switch {
+		case f.DataAsOf.IsZero():
+			unknown = append(unknown, f.Name)
+		case !ok || f.DataAsOf.Before(oldest.DataAsOf):
+			oldest, ok = f, true
+		}
+	}
+	return oldest, unknown, ok
 }
 
 // Finding is one vulnerability in one package, scored.

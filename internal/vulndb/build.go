@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/vuln"
@@ -26,7 +27,8 @@ import (
 const schema = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources(name TEXT PRIMARY KEY, kind TEXT NOT NULL, url TEXT NOT NULL, records INTEGER NOT NULL,
-	fetched TEXT NOT NULL, updated TEXT NOT NULL, errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
+	fetched TEXT NOT NULL, updated TEXT NOT NULL, updated_from TEXT NOT NULL, ecosystems TEXT NOT NULL,
+	errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
 CREATE TABLE advisories(id TEXT PRIMARY KEY, source TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE affected(ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL);
 CREATE TABLE aliases(alias TEXT NOT NULL, id TEXT NOT NULL);
@@ -202,8 +204,9 @@ func (b *builder) finish(ctx context.Context) error {
 		}
 	}
 	for _, s := range b.report.Sources {
-		if _, err := b.tx.ExecContext(ctx, `INSERT INTO sources(name, kind, url, records, fetched, updated, errors, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.Name, string(s.Kind), s.URL, s.Records, s.Fetched.Format(time.RFC3339Nano), formatTime(s.Updated), s.Errors, s.Warnings); err != nil {
+		if _, err := b.tx.ExecContext(ctx, `INSERT INTO sources(name, kind, url, records, fetched, updated, updated_from, ecosystems, errors, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.Name, string(s.Kind), s.URL, s.Records, s.Fetched.Format(time.RFC3339Nano), formatTime(s.Updated), s.UpdatedFrom,
+			strings.Join(s.Ecosystems, "\n"), s.Errors, s.Warnings); err != nil {
 			b.abort()
 			return err
 		}
@@ -230,6 +233,17 @@ func formatTime(t time.Time) string {
 // load reads one feed file into the database.
 func (b *builder) load(ctx context.Context, f *feed) error {
 	st := SourceStatus{Name: f.Source.Name, Kind: f.Source.Kind, URL: f.Source.URL, Fetched: f.Fetched}
+	// The newest record date, and the feed's own date line, kept apart:
+	// which one tells the data's age depends on the kind (see dataAge).
+	var newestRecord, feedDate time.Time
+	ecosystems := map[string]bool{}
+	noteEcosystems := func(a *vuln.Advisory) {
+		for _, af := range a.Affected {
+			if af.Package.Ecosystem != "" {
+				ecosystems[af.Package.Ecosystem] = true
+			}
+		}
+	}
 	var errs []error
 	recordErr := func(es []error) {
 		for _, e := range es {
@@ -264,9 +278,14 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 		if a.Source == "" || a.Source == "osv" {
 			a.Source = f.Source.Name
 		}
-		if a.Modified.After(st.Updated) {
-			st.Updated = a.Modified
+		// OSV requires modified; a zeroed one (the Go database's
+		// repository copy) makes the record's dates no evidence of age,
+		// published included.
+		if realTime(a.Modified) {
+			newer(&newestRecord, a.Modified)
+			newer(&newestRecord, a.Published)
 		}
+		noteEcosystems(a)
 		n, err := b.advisory(ctx, a)
 		st.Records += n
 		return err
@@ -285,6 +304,7 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			st.Records = len(advs)
 			for i := range advs {
 				advs[i].Source = "alpine-secdb"
+				noteEcosystems(&advs[i])
 			}
 			b.alpine = append(b.alpine, advs...)
 		}
@@ -310,12 +330,12 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			_, err := b.insEPSS.ExecContext(ctx, s.CVE, s.EPSS, s.Percentile)
 			return err
 		})
-		st.Updated = meta.ScoreDate
+		feedDate = meta.ScoreDate
 	case KindKEV:
 		var cat kev.Catalog
 		cat, errs, err = kev.Parse(file)
 		if err == nil {
-			st.Updated = cat.DateReleased
+			feedDate = cat.DateReleased
 			for _, v := range cat.Vulnerabilities {
 				data, merr := json.Marshal(KEV{CVE: v.CVEID, VendorProject: v.VendorProject, Product: v.Product,
 					Name: v.VulnerabilityName, DateAdded: v.DateAdded, DueDate: v.DueDate,
@@ -330,7 +350,8 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			}
 		}
 	case KindNVD:
-		_, errs, err = nvd.Parse(file, func(c nvd.CVE) error {
+		var page nvd.Page
+		page, errs, err = nvd.Parse(file, func(c nvd.CVE) error {
 			var refs []string
 			for _, r := range c.References {
 				refs = append(refs, r.URL)
@@ -340,13 +361,13 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			if err != nil {
 				return err
 			}
-			if c.LastModified.After(st.Updated) {
-				st.Updated = c.LastModified
-			}
+			newer(&newestRecord, c.LastModified)
+			newer(&newestRecord, c.Published)
 			st.Records++
 			_, err = b.insNVD.ExecContext(ctx, c.ID, data)
 			return err
 		})
+		feedDate = page.Timestamp
 	default:
 		return fmt.Errorf("vulndb: feed %s: unknown kind %q", f.Source.Name, f.Source.Kind)
 	}
@@ -354,6 +375,11 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 		return fmt.Errorf("vulndb: feed %s: %w", f.Source.Name, err)
 	}
 	recordErr(errs)
+	st.Updated, st.UpdatedFrom = dataAge(f, newestRecord, feedDate)
+	for e := range ecosystems {
+		st.Ecosystems = append(st.Ecosystems, e)
+	}
+	sort.Strings(st.Ecosystems)
 	b.report.Sources = append(b.report.Sources, st)
 	return nil
 }
@@ -404,4 +430,19 @@ func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
 	}
 	b.report.Advisories++
 	return 1, nil
+}
+
+// dataAge decides how recent a feed's data is: the feed's own date line
+// where it has one (an EPSS score_date, KEV's dateReleased, an NVD page's
+// timestamp, which says as of when the page was current), else its newest
+// record, else what the file says of itself (see fallbackAge); zero and
+// "" when nothing does.
+func dataAge(f *feed, newestRecord, feedDate time.Time) (time.Time, string) {
+	switch {
+	case realTime(feedDate):
+		return feedDate.UTC(), AgeFeedDate
+	case realTime(newestRecord):
+		return newestRecord.UTC(), AgeRecords
+	}
+	return fallbackAge(f)
 }

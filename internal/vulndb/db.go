@@ -29,7 +29,7 @@ import (
 
 // schemaVersion changes whenever the database layout or the way feeds are
 // converted changes; a database of another version must be rebuilt.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // ErrNoDatabase is returned by Open when there is no database yet.
 var ErrNoDatabase = errors.New("vulndb: no vulnerability database (run `vigil db update`, or `vigil db import` for air-gapped sites)")
@@ -235,19 +235,36 @@ type SourceStatus struct {
 	URL  string `json:"url,omitempty"`
 	// Records is the number of records the feed contributed.
 	Records int `json:"records"`
-	// Fetched is when the feed's file was last downloaded or imported;
-	// Updated is the feed's own date for its data, when it gives one.
+	// Fetched is when the feed's file was last downloaded or imported:
+	// the age of the copy, not of its data.
 	Fetched time.Time `json:"fetched"`
-	Updated time.Time `json:"updated,omitzero"`
+	// Updated is how recent the feed's data is (see DataAge); zero when
+	// the data and its server say nothing of it. UpdatedFrom names what
+	// the date was read from.
+	Updated     time.Time `json:"updated,omitzero"`
+	UpdatedFrom string    `json:"updatedFrom,omitempty"`
+	// Ecosystems are the OSV ecosystems of the feed's advisories
+	// ("Debian:11", "npm"), so that a scan can tell which feeds it
+	// relied on; empty for EPSS, KEV and NVD, which describe CVEs.
+	Ecosystems []string `json:"ecosystems,omitempty"`
 	// Errors counts malformed records that were skipped; Warnings
 	// records read despite a problem.
 	Errors   int `json:"errors,omitempty"`
 	Warnings int `json:"warnings,omitempty"`
 }
 
+// DataAge is the age of the feed's data at now, and false when it is
+// unknown.
+func (s SourceStatus) DataAge(now time.Time) (time.Duration, bool) {
+	if !realTime(s.Updated) {
+		return 0, false
+	}
+	return now.Sub(s.Updated), true
+}
+
 // Sources lists the feeds the database was built from.
 func (d *DB) Sources(ctx context.Context) ([]SourceStatus, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT name, kind, url, records, fetched, updated, errors, warnings FROM sources ORDER BY name`)
+	rows, err := d.db.QueryContext(ctx, `SELECT name, kind, url, records, fetched, updated, updated_from, ecosystems, errors, warnings FROM sources ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -255,12 +272,15 @@ func (d *DB) Sources(ctx context.Context) ([]SourceStatus, error) {
 	var out []SourceStatus
 	for rows.Next() {
 		var s SourceStatus
-		var fetched, updated string
-		if err := rows.Scan(&s.Name, &s.Kind, &s.URL, &s.Records, &fetched, &updated, &s.Errors, &s.Warnings); err != nil {
+		var fetched, updated, ecosystems string
+		if err := rows.Scan(&s.Name, &s.Kind, &s.URL, &s.Records, &fetched, &updated, &s.UpdatedFrom, &ecosystems, &s.Errors, &s.Warnings); err != nil {
 			return nil, err
 		}
 		s.Fetched, _ = time.Parse(time.RFC3339Nano, fetched)
 		s.Updated, _ = time.Parse(time.RFC3339Nano, updated)
+		if ecosystems != "" {
+			s.Ecosystems = strings.Split(ecosystems, "\n")
+		}
 		out = append(out, s)
 	}
 	return out, rows.Err()

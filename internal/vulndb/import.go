@@ -23,6 +23,9 @@ type ImportReport struct {
 	// Imported maps each feed name to the file it was read from.
 	Imported map[string]string `json:"imported"`
 	Build    *BuildReport      `json:"build"`
+	// Warnings name the imported feeds whose data was more than
+	// OldMirrorAge old at import, or of unknown age.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Import reads feed files from local paths — for sites without network
@@ -100,6 +103,11 @@ func (d *Dir) Import(ctx context.Context, paths []string, now time.Time) (*Impor
 		discardAll()
 		return nil, err
 	}
+	var names []string
+	for name := range report.Imported {
+		names = append(names, name)
+	}
+	report.Warnings = AgeWarnings(build.Sources, names, now)
 	return report, nil
 }
 
@@ -314,6 +322,12 @@ func isOSVRecord(p string) bool {
 	head := make([]byte, 2048)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
+	// An NVD page, or one NVD CVE object, has an id and often the word
+	// "affected" in its description; OSV records have neither of these
+	// NVD keys.
+	if bytes.Contains(head, []byte(`"NVD_CVE"`)) || bytes.Contains(head, []byte(`"vulnStatus"`)) || bytes.Contains(head, []byte(`"sourceIdentifier"`)) {
+		return false
+	}
 	return bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) && bytes.Contains(head, []byte(`"id"`)) &&
 		(bytes.Contains(head, []byte(`"modified"`)) || bytes.Contains(head, []byte(`"affected"`)))
 }
