@@ -203,6 +203,15 @@ type Store interface {
 	// vulnerability database build last applied.
 	GetMeta(ctx context.Context, key string) (string, error) // "", nil when absent
 	SetMeta(ctx context.Context, key, value string) error
+
+	// Console sessions (web). CreateSession also forgets the sessions
+	// that expired before the new one's CreatedAt, so that abandoned
+	// sign-ins do not pile up; Session and DeleteSession answer
+	// ErrNotFound for a session that is not kept (never was, signed out,
+	// or its token deleted).
+	CreateSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, id string) (*Session, error)
+	DeleteSession(ctx context.Context, id string) error
 }
 
 // Repository is a registry repository.

@@ -24,6 +24,7 @@ import (
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
+	opts   web.Options
 	st     store.Store
 	fx     *apitest.Fixture
 	tokens map[string]string
@@ -57,6 +58,7 @@ func newEnv(t *testing.T, opts ...func(*web.Options)) *env {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	e.opts = o
 	e.srv = httptest.NewServer(web.New(o))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -74,6 +76,8 @@ func (e *env) failRules(err error) {
 type client struct {
 	e      *env
 	cookie string
+	// base is the server the client talks to: e.srv unless set.
+	base string
 }
 
 func (e *env) anonymous() *client { return &client{e: e} }
@@ -101,13 +105,17 @@ func (c *client) do(method, path string, form url.Values, hdr http.Header) respo
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, c.e.srv.URL+path, body)
+	base := c.base
+	if base == "" {
+		base = c.e.srv.URL
+	}
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		c.e.t.Fatal(err)
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", c.e.srv.URL)
+		req.Header.Set("Origin", base)
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -20,25 +21,38 @@ import (
 
 // The session cookie is
 //
-//	v1.<kind>.<id>.<nonce>.<expiry>.<mac>
+//	v2.<kind>.<id>.<issued>.<expiry>.<mac>
 //
-// kind "t" names an API token by the SHA-256 hash the store keeps of it
-// (id), so that the cookie never holds the token itself and a deleted
-// token ends its sessions at once; kind "a" is the anonymous session of a
-// console whose authentication is disabled (id is random). nonce is
-// random per sign-in, expiry is Unix seconds and mac is HMAC-SHA256 of
-// the rest under a key derived from Options.Secret. Nothing is kept on
-// the server: any process with the secret and the store accepts it.
+// kind "t" is a sign-in with an API token: id is a random session id, and
+// the store keeps the session (by the id's SHA-256, with the token's
+// hash and when it ends) so that every process sharing the store knows
+// it, and sign-out or deleting the token ends it everywhere at once.
+// kind "a" is the anonymous session of a console whose authentication is
+// disabled (id is random, nothing is kept). issued is the sign-in and
+// expiry the end of this cookie, both Unix seconds; mac is HMAC-SHA256 of
+// the rest under a key derived from Options.Secret, so that expiry
+// cannot be moved by the browser.
+//
+// A session ends after Options.SessionIdle without use, and in any case
+// Options.SessionLifetime after sign-in: using it renews the cookie's
+// expiry, but never past that.
 //
 // The CSRF token of a session is HMAC-SHA256, under another derived key,
-// of its kind, id and nonce: it does not change when the cookie is
-// renewed, and a token of one sign-in is worthless in another.
+// of its kind and id: it does not change when the cookie is renewed, and
+// a token of one sign-in is worthless in another.
 const (
 	cookieName = "vigil_session"
-	// sessionTTL is how long a session lasts without use; it is renewed
-	// once less than half of it is left.
-	sessionTTL = 12 * time.Hour
+	// Defaults of Options.SessionIdle and Options.SessionLifetime.
+	defaultSessionIdle     = 2 * time.Hour
+	defaultSessionLifetime = 12 * time.Hour
 )
+
+// sessionStore is what the console keeps sessions in.
+type sessionStore interface {
+	CreateSession(ctx context.Context, s store.Session) error
+	Session(ctx context.Context, id string) (*store.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+}
 
 type keys struct {
 	session, csrf []byte
@@ -57,14 +71,17 @@ func deriveKeys(secret string) keys {
 
 // session is a verified session cookie.
 type session struct {
-	kind, id, nonce string
-	expires         time.Time
+	kind, id        string
+	issued, expires time.Time
 }
 
 const (
 	kindToken = "t"
 	kindAnon  = "a"
 )
+
+// storeID is the name the store keeps a token session under.
+func (s *session) storeID() string { return auth.Hash(s.id) }
 
 func (k keys) mac(payload string) string {
 	m := hmac.New(sha256.New, k.session)
@@ -73,7 +90,8 @@ func (k keys) mac(payload string) string {
 }
 
 func (s *session) payload() string {
-	return strings.Join([]string{"v1", s.kind, s.id, s.nonce, strconv.FormatInt(s.expires.Unix(), 10)}, ".")
+	return strings.Join([]string{"v2", s.kind, s.id,
+		strconv.FormatInt(s.issued.Unix(), 10), strconv.FormatInt(s.expires.Unix(), 10)}, ".")
 }
 
 func (k keys) encode(s *session) string {
@@ -81,27 +99,32 @@ func (k keys) encode(s *session) string {
 	return p + "." + k.mac(p)
 }
 
-// decode verifies a cookie value; nil when it is not a valid, unexpired
-// session.
-func (k keys) decode(v string, now time.Time) *session {
+// decode verifies a cookie value; nil when it is not a valid session
+// that is still within both of its limits.
+func (k keys) decode(v string, now time.Time, lifetime time.Duration) *session {
 	parts := strings.Split(v, ".")
-	if len(parts) != 6 || parts[0] != "v1" {
+	if len(parts) != 6 || parts[0] != "v2" || (parts[1] != kindToken && parts[1] != kindAnon) || parts[2] == "" {
 		return nil
 	}
 	payload := strings.Join(parts[:5], ".")
 	if !hmac.Equal([]byte(parts[5]), []byte(k.mac(payload))) {
 		return nil
 	}
-	exp, err := strconv.ParseInt(parts[4], 10, 64)
-	if err != nil || !now.Before(time.Unix(exp, 0)) {
+	issued, err1 := strconv.ParseInt(parts[3], 10, 64)
+	exp, err2 := strconv.ParseInt(parts[4], 10, 64)
+	if err1 != nil || err2 != nil {
 		return nil
 	}
-	return &session{kind: parts[1], id: parts[2], nonce: parts[3], expires: time.Unix(exp, 0)}
+	s := &session{kind: parts[1], id: parts[2], issued: time.Unix(issued, 0).UTC(), expires: time.Unix(exp, 0).UTC()}
+	if !now.Before(s.expires) || !now.Before(s.issued.Add(lifetime)) {
+		return nil
+	}
+	return s
 }
 
 func (k keys) csrfToken(s *session) string {
 	m := hmac.New(sha256.New, k.csrf)
-	m.Write([]byte(s.kind + "." + s.id + "." + s.nonce))
+	m.Write([]byte(s.kind + "." + s.id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -115,18 +138,42 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// secure says whether the cookie may travel only over TLS: when the
+// request came over it, or when the console is told it is reached over
+// it (behind a proxy that ends TLS).
+func (c *console) secure(r *http.Request) bool {
+	return r.TLS != nil || c.opts.SecureCookies
+}
+
 func (c *console) setCookie(w http.ResponseWriter, r *http.Request, s *session) {
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: c.keys.encode(s), Path: "/", Expires: s.expires,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
 	})
 }
 
-func clearCookie(w http.ResponseWriter, r *http.Request) {
+func (c *console) clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
 	})
+}
+
+// newSession starts a session of a kind now; it ends at the idle limit
+// unless renewed, and at the lifetime limit in any case.
+func (c *console) newSession(kind string, now time.Time) *session {
+	s := &session{kind: kind, id: randomHex(16), issued: now.Truncate(time.Second)}
+	s.expires = c.idleEnd(s, now)
+	return s
+}
+
+// idleEnd is when a session used now ends if it is not used again.
+func (c *console) idleEnd(s *session, now time.Time) time.Time {
+	end := now.Add(c.opts.SessionIdle)
+	if last := s.issued.Add(c.opts.SessionLifetime); end.After(last) {
+		end = last
+	}
+	return end
 }
 
 // authenticate returns the principal of a request's session, or nil when
@@ -137,11 +184,11 @@ func (c *console) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	now := c.now()
 	var s *session
 	if ck, err := r.Cookie(cookieName); err == nil {
-		s = c.keys.decode(ck.Value, now)
+		s = c.keys.decode(ck.Value, now, c.opts.SessionLifetime)
 	}
 	if c.opts.Auth.Disabled {
 		if s == nil || s.kind != kindAnon {
-			s = &session{kind: kindAnon, id: randomHex(16), nonce: randomHex(16), expires: now.Add(sessionTTL)}
+			s = c.newSession(kindAnon, now)
 			c.setCookie(w, r, s)
 		}
 		c.renew(w, r, s, now)
@@ -150,9 +197,21 @@ func (c *console) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	if s == nil || s.kind != kindToken {
 		return nil, nil, nil
 	}
-	t, err := c.opts.Auth.Tokens.TokenByHash(r.Context(), s.id)
+	kept, err := c.sessions.Session(r.Context(), s.storeID())
 	if errors.Is(err, store.ErrNotFound) {
-		clearCookie(w, r)
+		c.clearCookie(w, r)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: session: %w", err)
+	}
+	if !now.Before(kept.ExpiresAt) {
+		c.clearCookie(w, r)
+		return nil, nil, nil
+	}
+	t, err := c.opts.Auth.Tokens.TokenByHash(r.Context(), kept.TokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		c.clearCookie(w, r)
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -162,10 +221,14 @@ func (c *console) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	return &auth.Principal{TokenID: t.ID, Name: t.Name, Role: t.Role}, s, nil
 }
 
-// renew extends a session used in the second half of its life.
+// renew extends a session used in the second half of its idle time, as
+// far as its lifetime allows.
 func (c *console) renew(w http.ResponseWriter, r *http.Request, s *session, now time.Time) {
-	if s.expires.Sub(now) < sessionTTL/2 {
-		s.expires = now.Add(sessionTTL)
+	if s.expires.Sub(now) >= c.opts.SessionIdle/2 {
+		return
+	}
+	if end := c.idleEnd(s, now); end.After(s.expires) {
+		s.expires = end
 		c.setCookie(w, r, s)
 	}
 }
@@ -203,14 +266,54 @@ func checkOrigin(r *http.Request) error {
 	return nil
 }
 
-// localPath keeps a redirect target on this site: a path, not "//host"
-// or a URL.
+// maxNext bounds a redirect target; no page of the console needs more.
+const maxNext = 4096
+
+// localPath keeps a redirect target on this site, or else is the
+// dashboard. Browsers read a Location leniently: they drop tabs and
+// newlines anywhere, take "\" for "/", and a second leading slash makes
+// what follows a host. So only a plain path passes: one leading "/", no
+// "\", no control character, nothing url.Parse reads as a scheme, host
+// or user, both in the value as given and percent-decoded (repeatedly,
+// since a target may be decoded again on its way), and not the sign-in
+// page itself.
 func localPath(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || strings.HasPrefix(next, "/signin") {
+	if len(next) > maxNext || strings.HasPrefix(next, "/signin") {
 		return "/"
 	}
-	return next
+	v := next
+	for depth := 0; ; depth++ {
+		if !plainPath(v) {
+			return "/"
+		}
+		d, err := url.PathUnescape(v)
+		switch {
+		case err != nil && depth == 0:
+			// Malformed escapes: not a URL this console made.
+			return "/"
+		case err != nil || d == v:
+			return next
+		case depth == 3:
+			// Encoded four times over is nobody's link.
+			return "/"
+		}
+		v = d
+	}
+}
+
+// plainPath says whether v is an absolute path on this site and nothing
+// a browser could read otherwise.
+func plainPath(v string) bool {
+	if v == "" || v[0] != '/' || strings.HasPrefix(v, "//") {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
 }
 
 type signinView struct {
@@ -251,14 +354,26 @@ func (c *console) signin(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	if err != nil {
 		return err
 	}
-	s := &session{kind: kindToken, id: auth.Hash(token), nonce: randomHex(16), expires: c.now().Add(sessionTTL)}
+	now := c.now()
+	s := c.newSession(kindToken, now)
+	if err := c.sessions.CreateSession(r.Context(), store.Session{ID: s.storeID(), TokenHash: auth.Hash(token),
+		CreatedAt: s.issued, ExpiresAt: s.issued.Add(c.opts.SessionLifetime)}); err != nil {
+		return fmt.Errorf("web: sign in: %w", err)
+	}
 	c.setCookie(w, r, s)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 
+// signout ends the session in the store, so that a copy of the cookie
+// is worthless too, in every process.
 func (c *console) signout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	clearCookie(w, r)
+	if s := rc.session; s != nil && s.kind == kindToken {
+		if err := c.sessions.DeleteSession(r.Context(), s.storeID()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("web: sign out: %w", err)
+		}
+	}
+	c.clearCookie(w, r)
 	target := "/signin"
 	if c.opts.Auth.Disabled {
 		target = "/"

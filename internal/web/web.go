@@ -6,9 +6,10 @@
 // console applies the API's permission rules (auth.Allowed): only roles
 // allowed auth.Write see or may use a control that changes anything, and
 // the server checks that again on every POST, with a CSRF token derived
-// from the session. Sessions are stateless signed cookies (see session.go),
-// so several `vigil serve` processes sharing a store and a secret share
-// them.
+// from the session. Sessions are signed cookies naming a session the store
+// keeps (see session.go), so several `vigil serve` processes sharing a
+// store and a secret share them, and a sign-out in one ends the session in
+// all.
 package web
 
 import (
@@ -43,6 +44,14 @@ type Options struct {
 	Wake func()
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SessionIdle is how long a session lasts without use (default 2
+	// hours); SessionLifetime how long it lasts at most after sign-in,
+	// used or not (default 12 hours).
+	SessionIdle, SessionLifetime time.Duration
+	// SecureCookies marks the session cookie Secure even on plain HTTP
+	// requests, for a console reached over HTTPS through a proxy that
+	// ends TLS (requests over TLS get it anyway).
+	SecureCookies bool
 }
 
 // console is the handler New returns.
@@ -52,6 +61,8 @@ type console struct {
 	pages  *pages
 	assets *assets
 	keys   keys
+	// sessions is Options.Store, as far as sessions go.
+	sessions sessionStore
 }
 
 // need says what a route requires of its caller.
@@ -81,6 +92,12 @@ func New(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SessionLifetime <= 0 {
+		opts.SessionLifetime = defaultSessionLifetime
+	}
+	if opts.SessionIdle <= 0 || opts.SessionIdle > opts.SessionLifetime {
+		opts.SessionIdle = min(defaultSessionIdle, opts.SessionLifetime)
+	}
 	if opts.Account == "" {
 		opts.Account = "000000000000"
 	}
@@ -93,7 +110,7 @@ func New(opts Options) http.Handler {
 		rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 		secret = hex.EncodeToString(b[:])
 	}
-	c := &console{opts: opts, mux: http.NewServeMux(), assets: newAssets(), keys: deriveKeys(secret)}
+	c := &console{opts: opts, mux: http.NewServeMux(), assets: newAssets(), keys: deriveKeys(secret), sessions: opts.Store}
 	c.pages = mustParsePages(c.assets)
 	for _, rt := range c.routes() {
 		c.mux.HandleFunc(rt.method+" "+rt.path, c.wrap(rt))

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GateRequests", testGateRequests},
 		{"UpdateGateRequest", testUpdateGateRequest},
 		{"GateDecisions", testGateDecisions},
+		{"Sessions", testSessions},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
@@ -90,6 +91,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 	// bus's work without doing any of it twice.
 	t.Run("dispatch", func(t *testing.T) { dispatchConcurrently(t, []store.Store{a, b, a, b}) })
 	t.Run("claim deliveries", func(t *testing.T) { claimConcurrently(t, []store.Store{a, b, a, b}) })
+	t.Run("sessions", func(t *testing.T) { sharedSessions(t, a, b) })
 }
 
 // base is the suite's clock: whole milliseconds, as the stores keep.
