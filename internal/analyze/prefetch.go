@@ -31,7 +31,7 @@ func newPrefetcher(r io.Reader) *prefetcher {
 		done: make(chan struct{}),
 	}
 	for i := 0; i < prefetchDepth+2; i++ {
-		p.free <- chunks.Get().([]byte)
+		p.free <- *chunks.Get().(*[]byte)
 	}
 	go p.fill(r)
 	return p
@@ -90,16 +90,16 @@ func (p *prefetcher) Close() error {
 	p.once.Do(func() {
 		close(p.done)
 		for c := range p.full {
-			chunks.Put(c[:cap(c)])
+			putChunk(c)
 		}
 		if p.chunk != nil {
-			chunks.Put(p.chunk[:cap(p.chunk)])
+			putChunk(p.chunk)
 			p.chunk, p.cur = nil, nil
 		}
 		for {
 			select {
 			case c := <-p.free:
-				chunks.Put(c)
+				putChunk(c)
 			default:
 				return
 			}
@@ -109,4 +109,10 @@ func (p *prefetcher) Close() error {
 }
 
 // chunks keeps prefetch buffers between layers.
-var chunks = sync.Pool{New: func() any { return make([]byte, prefetchChunk) }}
+// It holds pointers, so that putting a buffer back allocates nothing.
+var chunks = sync.Pool{New: func() any { b := make([]byte, prefetchChunk); return &b }}
+
+func putChunk(c []byte) {
+	c = c[:cap(c)]
+	chunks.Put(&c)
+}

@@ -216,7 +216,7 @@ func (w *walker) entry(tr *tar.Reader, hdr *tar.Header) error {
 				w.warn(p, "hard link to %q, which is not an earlier file of this layer: skipped", target)
 			}
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 		return w.file(tr, nil, p, mode, hdr.Size)
 	}
 	return nil

@@ -325,7 +325,7 @@ func TestGateRequestPending(t *testing.T) {
 			if req.Token == "" {
 				t.Fatal("no token in the answer to the creation")
 			}
-			if dl, err := time.Parse(time.RFC3339Nano, req.Deadline); err != nil || dl.Sub(time.Now()) < 9*time.Minute || dl.Sub(time.Now()) > 11*time.Minute {
+			if dl, err := time.Parse(time.RFC3339Nano, req.Deadline); err != nil || time.Until(dl) < 9*time.Minute || time.Until(dl) > 11*time.Minute {
 				t.Errorf("deadline %s (%v), want in 10 minutes", req.Deadline, err)
 			}
 

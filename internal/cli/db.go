@@ -228,10 +228,9 @@ func writeJSON(w io.Writer, v any) error {
 // fetchProgress shows downloads on a terminal, one line per feed as it
 // completes; elsewhere it is silent.
 type fetchProgress struct {
-	w    io.Writer
-	on   bool
-	mu   sync.Mutex
-	line string
+	w  io.Writer
+	on bool
+	mu sync.Mutex
 }
 
 func newFetchProgress(w io.Writer, terminal bool) *fetchProgress {

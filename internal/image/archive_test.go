@@ -119,19 +119,6 @@ func copyPrefix(t *testing.T, dst, src string, n int64) {
 	}
 }
 
-func readDir(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
-}
-
 // TestArchiveMulti opens a docker save archive of two images, written by
 // ggcr's tarball package as `docker save a b` would.
 func TestArchiveMulti(t *testing.T) {

@@ -32,9 +32,7 @@ func alpineTar(t *testing.T) (gz, plain []byte) {
 // tool pipes in through a compression tool.
 func tool(t *testing.T, in []byte, name string, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed", name)
-	}
+	testenv.Tool(t, name)
 	cmd := exec.Command(name, args...)
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()

@@ -183,9 +183,7 @@ func checkLayerStreams(t *testing.T, img *Image) {
 // run runs a real tool and returns its standard output.
 func run(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed", name)
-	}
+	testenv.Tool(t, name)
 	cmd := exec.Command(name, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -11,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/testenv"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -371,10 +372,7 @@ func validate(t testing.TB, s *jsonschema.Schema, out []byte, requiredKey string
 // moduleDir returns the directory of a module in the module cache.
 func moduleDir(t testing.TB, mod string) string {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		gobin = p
-	}
+	gobin := testenv.Tool(t, "go")
 	out, err := exec.Command(gobin, "list", "-m", "-f", "{{.Dir}}", mod).Output()
 	if err != nil {
 		t.Fatalf("go list -m %s: %v", mod, err)

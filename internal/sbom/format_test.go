@@ -6,9 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vigilsec/vigil/internal/testenv"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
@@ -305,10 +306,7 @@ func compileSchema(t *testing.T, files map[string]string, root string) *jsonsche
 // moduleDir returns the directory of a module in the module cache.
 func moduleDir(t *testing.T, mod string) string {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		gobin = p
-	}
+	gobin := testenv.Tool(t, "go")
 	out, err := exec.Command(gobin, "list", "-m", "-f", "{{.Dir}}", mod).Output()
 	if err != nil {
 		t.Fatalf("go list -m %s: %v", mod, err)

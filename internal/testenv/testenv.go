@@ -54,7 +54,19 @@ func Image(t testing.TB, name string) string {
 
 func missing(t testing.TB, what string) {
 	t.Helper()
-	if os.Getenv("VIGIL_REQUIRE_TESTDATA") != "" {
+	Missing(t, what)
+}
+
+// Required reports whether every real-data test must run
+// (VIGIL_REQUIRE_TESTDATA is set, as scripts/test and CI set it).
+func Required() bool { return os.Getenv("VIGIL_REQUIRE_TESTDATA") != "" }
+
+// Missing fails the test when every real-data test must run, and skips it
+// otherwise: what names the data, tool or library that is absent and how
+// to install it.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if Required() {
 		t.Fatalf("missing %s", what)
 	}
 	t.Skipf("missing %s", what)

@@ -122,7 +122,7 @@ while (<$f>) { my ($a, $b) = split; print version_compare($a, $b), "\n"; }`
 func TestDpkgAgainstPerl(t *testing.T) {
 	perl := testenv.Tool(t, "perl")
 	if err := exec.Command(perl, "-MDpkg::Version", "-e", "1").Run(); err != nil {
-		t.Skip("perl module Dpkg::Version (libdpkg-perl) not installed")
+		testenv.Missing(t, "perl module Dpkg::Version (Debian: libdpkg-perl)")
 	}
 	valid, _ := sortedValid(Dpkg{}, dpkgCorpus(t))
 	ps := samplePairs(valid, -1, 20000)

@@ -159,8 +159,6 @@ func mavenQualifier(q string, followedByDigit bool) mavenItem {
 // mavenQualifiers are the known qualifiers in order; "" is the release.
 var mavenQualifiers = [...]string{"alpha", "beta", "milestone", "rc", "snapshot", "", "sp"}
 
-const mavenRelease = 5 // index of ""
-
 // qualifierCmp orders qualifiers as ComparableVersion's comparableQualifier
 // strings do: known ones by their index, then unknown ones lexically.
 func qualifierCmp(a, b string) int {

@@ -40,7 +40,7 @@ func packaging(t *testing.T) string {
 	py := testenv.Tool(t, "python3")
 	probe := "try:\n import packaging.version\nexcept ImportError:\n import pip._vendor.packaging.version"
 	if err := exec.Command(py, "-c", probe).Run(); err != nil {
-		t.Skip("python3 has no packaging library (nor pip's copy of it)")
+		testenv.Missing(t, "python3's packaging library, nor pip's copy of it (Debian: python3-packaging)")
 	}
 	return py
 }

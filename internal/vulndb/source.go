@@ -2,7 +2,6 @@ package vulndb
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -149,13 +148,4 @@ func validName(name string) error {
 		}
 	}
 	return nil
-}
-
-func sortSources(ss []Source) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		if priority[ss[i].Kind] != priority[ss[j].Kind] {
-			return priority[ss[i].Kind] < priority[ss[j].Kind]
-		}
-		return ss[i].Name < ss[j].Name
-	})
 }

@@ -64,12 +64,6 @@ func newEnv(t *testing.T, opts ...func(*web.Options)) *env {
 	return e
 }
 
-func (e *env) failRules(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.rulesErr = err
-}
-
 // client is a browser: a session cookie, kept by hand (the fixture's
 // clock is in the past, so a cookie jar would drop the cookies as
 // expired), and no redirects followed.
@@ -185,17 +179,6 @@ func postForms(body string) []string {
 	return out
 }
 
-var dataIDRE = regexp.MustCompile(`<tr class="finding" data-id="([0-9a-f]{32})"`)
-
-// rowIDs lists the finding rows of a page, in order.
-func rowIDs(body string) []string {
-	var out []string
-	for _, m := range dataIDRE.FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
-
 // imageOf is a fixture image by repository and tag.
 func (e *env) imageOf(repo, tag string) apitest.Image {
 	e.t.Helper()
@@ -218,32 +201,6 @@ func (e *env) findingOf(repo, tag, pkg string) apitest.Finding {
 	}
 	e.t.Fatalf("no fixture finding %s in %s:%s", pkg, repo, tag)
 	return apitest.Finding{}
-}
-
-// storeIDs lists what the store finds for criteria, in its order.
-func (e *env) storeIDs(q store.FindingQuery) []string {
-	e.t.Helper()
-	if q.Limit == 0 {
-		q.Limit = 50
-	}
-	found, _, err := e.st.ListFindings(context.Background(), q)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, f := range found {
-		out = append(out, f.ID)
-	}
-	return out
-}
-
-func (e *env) status(id string) string {
-	e.t.Helper()
-	f, err := e.st.Finding(context.Background(), id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return f.Status
 }
 
 func (e *env) rules() []store.Rule {

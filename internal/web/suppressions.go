@@ -293,6 +293,7 @@ func findingCriteria(v *findingView, scope string) (store.FilterCriteria, error)
 	case "vulnerability":
 		return store.FilterCriteria{VulnerabilityID: eq(f.VulnerabilityID)}, nil
 	}
+	//lint:ignore ST1005 the console shows this message to the user as a sentence
 	return store.FilterCriteria{}, fmt.Errorf("Choose what to suppress.")
 }
 
@@ -305,6 +306,7 @@ func parseExpiry(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
+	//lint:ignore ST1005 the console shows this message to the user as a sentence
 	return time.Time{}, fmt.Errorf("The expiry %q is not a date (2026-12-31).", s)
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,9 +20,7 @@ import (
 // manifest, must also be named the same by the manifest rules.
 func TestImageJars(t *testing.T) {
 	dir := testenv.Image(t, "debian-bullseye-app")
-	if _, err := exec.LookPath("unzip"); err != nil {
-		t.Skip("unzip, which gives the expected packages, is not installed")
-	}
+	testenv.Tool(t, "unzip") // unzip gives the expected packages
 	seen := 0
 	for _, layer := range layers(t, dir) {
 		f, err := os.Open(layer)

@@ -51,6 +51,9 @@ func havePython(module string) bool {
 func runEmailParser(t *testing.T, files ...string) []nameVersion {
 	t.Helper()
 	if !havePython("email.parser") {
+		if testenv.Required() {
+			t.Fatal("missing python3, whose email parser is the reference")
+		}
 		return nil
 	}
 	out, err := exec.Command("python3", append([]string{"-c", emailParserScript}, files...)...).Output()
@@ -166,7 +169,7 @@ func TestRealMetadata(t *testing.T) {
 // versions. It needs python3 and is skipped without it.
 func TestInstalledDistributions(t *testing.T) {
 	if !havePython("importlib.metadata") {
-		t.Skip("python3 (3.8 or later) not installed")
+		testenv.Missing(t, "python3 3.8 or later, with importlib.metadata")
 	}
 	const script = `
 import importlib.metadata as md, json, pathlib

@@ -2,6 +2,7 @@ package ruby
 
 import (
 	"context"
+	"github.com/vigilsec/vigil/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,9 @@ const rubyLoad = `spec = Gem::Specification.load(ARGV[0]); puts [spec.name, spec
 // when Ruby is installed, against Gem::Specification.load.
 func TestGemspecs(t *testing.T) {
 	_, rubyErr := exec.LookPath("ruby")
+	if rubyErr != nil && testenv.Required() {
+		t.Fatal("missing ruby, the reference reader of gemspecs (Debian: ruby)")
+	}
 	for _, tc := range []struct {
 		file, name, version, platform string
 		licenses                      []string

@@ -43,11 +43,11 @@ type lockPackage struct {
 // "cargo.source.url" holds the lock file's source as written.
 func ParseLock(data []byte) ([]inventory.Package, error) {
 	if d := nesting(data, maxNesting); d > maxNesting {
-		return nil, fmt.Errorf("Cargo.lock: arrays or tables nested more than %d deep", maxNesting)
+		return nil, fmt.Errorf("rust: Cargo.lock: arrays or tables nested more than %d deep", maxNesting)
 	}
 	var lock lockFile
 	if _, err := toml.Decode(string(data), &lock); err != nil {
-		return nil, fmt.Errorf("Cargo.lock: %w", err)
+		return nil, fmt.Errorf("rust: Cargo.lock: %w", err)
 	}
 	entries := lock.Package
 	if lock.Root != nil {
@@ -69,7 +69,7 @@ func ParseLock(data []byte) ([]inventory.Package, error) {
 		pkgs = append(pkgs, pkg(e.Name, e.Version, inventory.Declared, md))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return pkgs, fmt.Errorf("Cargo.lock: %w", err)
+		return pkgs, fmt.Errorf("rust: Cargo.lock: %w", err)
 	}
 	return pkgs, nil
 }

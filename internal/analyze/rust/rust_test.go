@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vigilsec/vigil/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,15 +23,7 @@ import (
 // unless VIGIL_REQUIRE_TESTDATA asks for every real-data test to run.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("VIGIL_REQUIRE_TESTDATA") != "" {
-		t.Fatalf("%s not found: %v", name, err)
-	}
-	t.Skipf("%s not found: %v", name, err)
-	return ""
+	return testenv.Tool(t, name)
 }
 
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {

@@ -89,8 +89,6 @@ func (v *value) get(key string) (*value, bool) {
 	return nil, false
 }
 
-func (v *value) isLeaf() bool { return v.kind < kindArray }
-
 // maxDepth matches encoding/json's nesting limit, so that input that package
 // accepts is accepted here and deeply nested input cannot exhaust the stack.
 const maxDepth = 10000

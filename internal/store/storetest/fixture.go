@@ -163,16 +163,6 @@ func newFixture(t *testing.T, s store.Store) *fixture {
 	return fx
 }
 
-// image returns the fixture image of a finding.
-func (fx *fixture) image(f store.Finding) fixImage {
-	for _, im := range fx.images {
-		if im.repo == f.Repository && im.digest == f.ImageDigest {
-			return im
-		}
-	}
-	panic("no image for " + f.ID)
-}
-
 // listAll pages through a finding query with a small page size, checking
 // that pages are full but for the last, and returns every finding.
 func listAll(t *testing.T, s store.Store, q store.FindingQuery, pageSize int) []store.Finding {
