@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -63,18 +62,11 @@ func (h *handler) getRule(w http.ResponseWriter, r *http.Request) error {
 // patternJSON accepts an EventPattern given as a JSON object or, as
 // EventBridge's API takes it, as a string holding one.
 func patternJSON(raw json.RawMessage) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, badRequest("EventPattern: %v", err)
-		}
-		raw = json.RawMessage(s)
+	p, err := bus.PatternJSON(raw)
+	if err != nil {
+		return nil, badRequest("%s", trimPrefix(err.Error(), "bus: "))
 	}
-	if len(raw) == 0 {
-		return nil, badRequest("EventPattern is required")
-	}
-	return raw, nil
+	return p, nil
 }
 
 // putRule creates or replaces a rule, with its targets. A webhook target

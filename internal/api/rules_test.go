@@ -226,6 +226,18 @@ func TestPutRuleRequests(t *testing.T) {
 			[]string{"source", "array"}, ""},
 		{"pattern not an object", "/api/v1/rules/a", map[string]any{"EventPattern": json.RawMessage(`["aws.ecr"]`)}, 400, []string{"JSON object"}, ""},
 		{"bad string pattern", "/api/v1/rules/a", map[string]any{"EventPattern": `{"source":`}, 400, []string{"EventPattern"}, ""},
+		// A PutRule request as EventBridge's API reference shows it (the
+		// pattern of `aws events put-rule --event-pattern`, as a string).
+		{"EventBridge PutRule shape", "/api/v1/rules/a", json.RawMessage(`{"Name":"a","Description":"EC2 instances stopping",` +
+			`"EventPattern":"{\"source\":[\"aws.ec2\"],\"detail-type\":[\"EC2 Instance State-change Notification\"]}","State":"ENABLED",` +
+			`"Targets":[{"Id":"log","Type":"log","RetryPolicy":{"MaximumRetryAttempts":3,"MaximumEventAgeInSeconds":3600}}]}`), 201, nil,
+			`{"source":["aws.ec2"],"detail-type":["EC2 Instance State-change Notification"]}`},
+		{"malformed pattern string", "/api/v1/rules/a", json.RawMessage(`{"Name":"a","EventPattern":"{\"source\":[\"aws.ec2\"]","State":"ENABLED"}`), 400,
+			[]string{"EventPattern", "invalid JSON at offset 21", "expected ',' or '}'"}, ""},
+		{"pattern string holding a string", "/api/v1/rules/a", map[string]any{"EventPattern": `"{}"`}, 400, []string{"EventPattern", "string holding a string"}, ""},
+		{"empty pattern string", "/api/v1/rules/a", map[string]any{"EventPattern": " "}, 400, []string{"EventPattern", "empty"}, ""},
+		{"an ARN target is not Vigil's", "/api/v1/rules/a", map[string]any{"EventPattern": pattern,
+			"Targets": []any{map[string]any{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:queue"}}}, 400, []string{"Arn"}, ""},
 		{"bad state", "/api/v1/rules/a", map[string]any{"EventPattern": pattern, "State": "PAUSED"}, 400, []string{"PAUSED"}, ""},
 		{"webhook without url", "/api/v1/rules/a", map[string]any{"EventPattern": pattern,
 			"Targets": []any{map[string]any{"Id": "h", "Type": "webhook"}}}, 400, []string{"Url"}, ""},

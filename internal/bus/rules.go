@@ -1,10 +1,13 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,48 @@ const (
 	minAge, maxAge     = 60, 86400
 	maxAttempts        = 185
 )
+
+// PatternJSON accepts an EventPattern as Vigil's API and files give it (a
+// JSON object) or as EventBridge's PutRule takes it (a JSON string holding
+// the object), and returns the object. It checks only the outer shape;
+// Validate compiles what it returns.
+func PatternJSON(raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("bus: EventPattern: not a JSON string: %w", err)
+		}
+		raw = bytes.TrimSpace([]byte(s))
+		if len(raw) == 0 {
+			return nil, errors.New("bus: EventPattern: the string is empty")
+		}
+		if raw[0] == '"' {
+			return nil, errors.New("bus: EventPattern: a string holding a string; want the pattern object, or a string holding it")
+		}
+	}
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, errors.New("bus: EventPattern is required")
+	}
+	return raw, nil
+}
+
+// Normalize makes a rule given in EventBridge's PutRule shape (EventPattern
+// as a string, State left out) the shape Vigil keeps, in place.
+func Normalize(r *store.EventRule) error {
+	p, err := PatternJSON(r.EventPattern)
+	if err != nil {
+		if r.Name != "" {
+			return fmt.Errorf("bus: rule %s: %s", r.Name, strings.TrimPrefix(err.Error(), "bus: "))
+		}
+		return err
+	}
+	r.EventPattern = p
+	if r.State == "" {
+		r.State = "ENABLED"
+	}
+	return nil
+}
 
 // Validate checks a rule as PutRule and PutTargets would, naming what is
 // wrong: the pattern (with the operator and path at fault), each target's

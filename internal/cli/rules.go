@@ -167,7 +167,8 @@ func (a *app) rulesPutCmd(f *remoteFlags) *cobra.Command {
 		Short: "Create or replace an event rule",
 		Long: "Create or replace an event rule. Either give the whole rule as JSON (--file, in the API's\n" +
 			"shape: Name, EventPattern, State, Description, Targets with Id, Type, Url, Secret,\n" +
-			"InputTransformer, RetryPolicy), or a pattern and targets as flags. A webhook without a\n" +
+			"InputTransformer, RetryPolicy; EventPattern may be a string holding the pattern, as in\n" +
+			"EventBridge's PutRule), or a pattern and targets as flags. A webhook without a\n" +
 			"secret gets one from the server, printed this once: receivers check the Vigil-Signature\n" +
 			"header with it.",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -213,6 +214,9 @@ func (a *app) rulesPutCmd(f *remoteFlags) *cobra.Command {
 				if logTarget {
 					r.Targets = append(r.Targets, store.Target{ID: "log", Type: store.TargetLog, RetryPolicy: policy})
 				}
+			}
+			if err := bus.Normalize(&r); err != nil {
+				return usageError{err}
 			}
 			if err := bus.Validate(&r); err != nil {
 				return usageError{err}

@@ -30,7 +30,8 @@ type Config struct {
 	// DB configures the vulnerability database.
 	DB DB `yaml:"db"`
 	// Rules are event rules for `vigil serve`, in the API's shape (Name,
-	// EventPattern, State, Description, Targets); they replace, at each
+	// EventPattern, State, Description, Targets; EventPattern an object or,
+	// as in EventBridge's PutRule, a string holding one); they replace, at each
 	// start, the rules an earlier configuration file made.
 	Rules []map[string]any `yaml:"rules"`
 	// Gate configures the deployment gate of `vigil serve`.

@@ -63,8 +63,8 @@ func (s *Server) configure(ctx context.Context) error {
 	names := map[string]bool{}
 	for _, r := range s.cfg.Rules {
 		r.ManagedBy, r.CreatedAt, r.UpdatedAt = "config", now, now
-		if r.State == "" {
-			r.State = "ENABLED"
+		if err := bus.Normalize(&r); err != nil {
+			return fmt.Errorf("server: configuration: %w", err)
 		}
 		if err := bus.Validate(&r); err != nil {
 			return fmt.Errorf("server: configuration: %w", err)
