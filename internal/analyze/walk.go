@@ -329,6 +329,12 @@ func wantedBy(cats []Cataloger, owners []Owner) string {
 // small and the memory budget allows, else in a temporary file.
 func (w *walker) spool(r io.Reader, p string, mode fs.FileMode, size int64) (*File, func(), error) {
 	f := &File{Path: p, Mode: mode, Size: size, tmp: w.tempFile, dir: w.tmp}
+	if limit := w.spoolLimit(p, mode, size); limit >= 0 && size > limit {
+		// Every cataloger wanting it would refuse it: neither memory nor
+		// disk is spent on it, and they report it as too large.
+		f.ra = unread{p, size, limit}
+		return f, func() {}, nil
+	}
 	if size <= w.a.inMemoryMax {
 		if err := w.a.memory.Acquire(w.ctx, size); err != nil {
 			return nil, nil, err

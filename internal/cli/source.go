@@ -11,6 +11,7 @@ import (
 	"github.com/vigilsec/vigil/internal/analyze"
 	"github.com/vigilsec/vigil/internal/analyze/catalog"
 	"github.com/vigilsec/vigil/internal/image"
+	"github.com/vigilsec/vigil/internal/tempdir"
 )
 
 // sourceFlags are the flags of every command that opens an image.
@@ -59,10 +60,24 @@ func (a *app) analyzeSource(ctx context.Context, cmd *cobra.Command, ref string,
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []analyze.Option{}
-	if a.cfg.TempDir != "" {
-		opts = append(opts, analyze.WithTempDir(a.cfg.TempDir))
+	// Spooled files go to a directory of this process's under the
+	// per-user cache (or the configured temporary directory), never
+	// straight into $TMPDIR, so that what a killed run leaves is found
+	// and removed by the next.
+	tmpRoot := a.cfg.TempDir
+	if tmpRoot == "" {
+		tmpRoot = filepath.Join(a.cfg.CacheDir, "tmp")
 	}
+	tmp, swept, err := tempdir.Create(tmpRoot)
+	if err != nil {
+		img.Close()
+		return nil, nil, err
+	}
+	defer tmp.Close()
+	for _, p := range swept {
+		a.log.Info("removed the temporary directory of a process that is gone", "dir", p)
+	}
+	opts := []analyze.Option{analyze.WithTempDir(tmp.Path())}
 	if a.cfg.LayerCache && !s.noLayerCache {
 		c, err := analyze.NewDirCache(filepath.Join(a.cfg.CacheDir, "layers"))
 		if err != nil {

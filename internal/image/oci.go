@@ -48,6 +48,7 @@ type store interface {
 // then reported when the image is opened rather than midway through a scan.
 type statter interface {
 	stat(h v1.Hash) (int64, error) // fs.ErrNotExist when absent
+	where(h v1.Hash) string        // the blob and its place, for errors
 }
 
 // openOCI opens the image named tag (or the only image) in an OCI
@@ -328,12 +329,10 @@ func checkBlob(st statter, l *Layer, d v1.Descriptor) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !d.MediaType.IsDistributable():
 		return nil
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("layer %d: blob %s is missing", l.Index, d.Digest)
 	case err != nil:
 		return fmt.Errorf("layer %d: %w", l.Index, err)
 	case size != d.Size:
-		return fmt.Errorf("layer %d: blob %s has %d bytes, the manifest says %d", l.Index, d.Digest, size, d.Size)
+		return fmt.Errorf("layer %d: %s has %d bytes, the manifest says %d (truncated?): %w", l.Index, st.where(d.Digest), size, d.Size, errIntegrity)
 	}
 	return nil
 }

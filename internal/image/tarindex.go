@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +23,10 @@ const (
 )
 
 // tarIndex locates the files of a tar archive, read once, so that each can
-// then be served as a section of the archive without extracting it.
+// then be served from the archive without extracting it.
 type tarIndex struct {
-	r       io.ReaderAt
+	file    string // the archive's path, for errors
+	src     sectionSource
 	entries map[string]tarEntry
 	// unterminated is set when the archive ends without its end-of-archive
 	// zero block, as a truncated one does; archive/tar accepts that.
@@ -34,6 +36,26 @@ type tarIndex struct {
 type tarEntry struct {
 	offset, size int64
 	link         string // for a symlink or hard link, the archive path it names
+	// data is the whole content of a small file and head the first
+	// bytes of a larger one, kept when the archive was indexed from a
+	// stream that cannot be read at an offset cheaply.
+	data, head []byte
+}
+
+// sectionSource reads size bytes at offset off of the (uncompressed) tar
+// stream. The reader it returns may be short if the stream is.
+type sectionSource interface {
+	section(ctx context.Context, off, size int64) (io.ReadCloser, error)
+}
+
+// readerAtSource serves sections of an uncompressed archive file.
+type readerAtSource struct{ r io.ReaderAt }
+
+func (s readerAtSource) section(ctx context.Context, off, size int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(io.NewSectionReader(s.r, off, size)), nil
 }
 
 // indexTar reads the headers of the tar archive r of the given size. The
@@ -42,35 +64,56 @@ type tarEntry struct {
 // where that file's contents start.
 func indexTar(r io.ReaderAt, size int64) (*tarIndex, error) {
 	sr := io.NewSectionReader(r, 0, size)
-	tr := tar.NewReader(sr)
-	t := &tarIndex{r: r, entries: make(map[string]tarEntry)}
+	t := &tarIndex{src: readerAtSource{r}, entries: make(map[string]tarEntry)}
+	err := t.scan(sr, func() (int64, error) { return sr.Seek(0, io.SeekCurrent) }, size, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.unterminated = !endsWithZeroBlock(sr)
+	return t, nil
+}
+
+// scan reads the tar headers from r, recording each entry at the position
+// pos gives after its header. size, when not negative, is the archive's
+// size, which no entry may run past. keep, when not nil, is offered each
+// regular file's content reader to keep what it wants of it.
+func (t *tarIndex) scan(r io.Reader, pos func() (int64, error), size int64, keep func(*tarEntry, io.Reader) error) error {
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			t.unterminated = !endsWithZeroBlock(sr)
-			break
+			return nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read tar: the archive is truncated: %w", err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read tar: %w", err)
+			return fmt.Errorf("read tar: %w", err)
 		}
 		if len(t.entries) == maxTarEntries {
-			return nil, fmt.Errorf("more than %d entries in the tar archive", maxTarEntries)
+			return fmt.Errorf("more than %d entries in the tar archive", maxTarEntries)
 		}
 		name := cleanTarPath(hdr.Name)
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 			if isSparse(hdr) {
 				// Its contents are not stored contiguously.
-				return nil, fmt.Errorf("tar entry %q is a sparse file", hdr.Name)
+				return fmt.Errorf("tar entry %q is a sparse file", hdr.Name)
 			}
-			off, err := sr.Seek(0, io.SeekCurrent)
+			off, err := pos()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if hdr.Size > size-off {
-				return nil, fmt.Errorf("tar entry %q: %d bytes run past the end of the archive (truncated?)", hdr.Name, hdr.Size)
+			if size >= 0 && hdr.Size > size-off {
+				return fmt.Errorf("tar entry %q: %d bytes run past the end of the archive (truncated?)", hdr.Name, hdr.Size)
 			}
-			t.entries[name] = tarEntry{offset: off, size: hdr.Size}
+			e := tarEntry{offset: off, size: hdr.Size}
+			if keep != nil {
+				if err := keep(&e, tr); err != nil {
+					return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
+				}
+			}
+			t.entries[name] = e
 		case tar.TypeSymlink:
 			target := hdr.Linkname
 			if !strings.HasPrefix(target, "/") {
@@ -85,7 +128,6 @@ func indexTar(r io.ReaderAt, size int64) (*tarIndex, error) {
 			delete(t.entries, name)
 		}
 	}
-	return t, nil
 }
 
 // endsWithZeroBlock reports whether the block before the reader's
@@ -145,13 +187,45 @@ func (t *tarIndex) lookup(name string) (tarEntry, error) {
 	return tarEntry{}, fmt.Errorf("%s: more than %d links to follow", name, maxLinkHops)
 }
 
-// open returns the contents of the file name.
-func (t *tarIndex) open(name string) (*io.SectionReader, error) {
+// open returns the contents of the file name, checked against its size
+// as the archive gives it.
+func (t *tarIndex) open(ctx context.Context, name string) (io.ReadCloser, error) {
 	e, err := t.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	return io.NewSectionReader(t.r, e.offset, e.size), nil
+	if e.data != nil || e.size == 0 {
+		return io.NopCloser(bytes.NewReader(e.data)), nil
+	}
+	rc, err := t.src.section(ctx, e.offset, e.size)
+	if err != nil {
+		return nil, err
+	}
+	return &exactReader{r: rc, c: rc, left: e.size, name: name}, nil
+}
+
+// head returns the first bytes of the file name, at most n.
+func (t *tarIndex) head(ctx context.Context, name string, n int) ([]byte, error) {
+	e, err := t.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case e.data != nil:
+		return e.data[:min(len(e.data), n)], nil
+	case e.head != nil && (len(e.head) >= n || int64(len(e.head)) == e.size):
+		return e.head[:min(len(e.head), n)], nil
+	}
+	rc, err := t.open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b := make([]byte, min(int64(n), e.size))
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
 }
 
 // readFile reads the file name, at most limit bytes.
@@ -163,10 +237,46 @@ func (t *tarIndex) readFile(name string, limit int64) ([]byte, error) {
 	if e.size > limit {
 		return nil, fmt.Errorf("%s: %d bytes exceed the limit of %d", name, e.size, limit)
 	}
+	if e.data != nil {
+		return e.data, nil
+	}
+	rc, err := t.open(context.Background(), name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
 	data := make([]byte, e.size)
-	// ReadAt may report io.EOF along with a full read at the end.
-	if n, err := t.r.ReadAt(data, e.offset); n < len(data) {
+	if _, err := io.ReadFull(rc, data); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return data, nil
 }
+
+// exactReader reads a file of an archive that must hold exactly left more
+// bytes: a source that ends early is a truncated archive, not a short file.
+type exactReader struct {
+	r    io.Reader
+	c    io.Closer
+	left int64
+	name string
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if errors.Is(err, io.EOF) && e.left > 0 {
+		return n, fmt.Errorf("%s: the archive ends %d bytes short of the file's end (truncated?): %w", e.name, e.left, io.ErrUnexpectedEOF)
+	}
+	if err == nil && e.left == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (e *exactReader) Close() error { return e.c.Close() }

@@ -32,6 +32,7 @@ import (
 	"github.com/vigilsec/vigil/internal/registry"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/open"
+	"github.com/vigilsec/vigil/internal/tempdir"
 	"github.com/vigilsec/vigil/internal/vulndb"
 	"github.com/vigilsec/vigil/internal/web"
 	"github.com/vigilsec/vigil/internal/worker"
@@ -104,6 +105,7 @@ type Server struct {
 	bus      *bus.Bus
 	busWake  chan struct{}
 	handler  http.Handler
+	tmp      *tempdir.Dir
 }
 
 // New opens the store (applying migrations), the registry storage and the
@@ -174,10 +176,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.registry, err = registry.New(ctx, ropts); err != nil {
 		return nil, err
 	}
-	aopts := []analyze.Option{analyze.WithCache(worker.LayerCache{Store: st})}
-	if cfg.TempDir != "" {
-		aopts = append(aopts, analyze.WithTempDir(cfg.TempDir))
+	// Scans spool to a directory of the data directory's (or the
+	// configured one), swept at start of what a crashed process left.
+	tmpRoot := cfg.TempDir
+	if tmpRoot == "" {
+		tmpRoot = filepath.Join(cfg.DataDir, "tmp")
 	}
+	tmp, swept, err := tempdir.Create(tmpRoot)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	for _, p := range swept {
+		cfg.Log.Info("removed the temporary directory of a process that is gone", "dir", p)
+	}
+	s.tmp = tmp
+	defer func() {
+		if !ok {
+			tmp.Close()
+		}
+	}()
+	aopts := []analyze.Option{analyze.WithCache(worker.LayerCache{Store: st}), analyze.WithTempDir(tmp.Path())}
 	if s.analyzer, err = analyze.New(catalog.Default(), aopts...); err != nil {
 		return nil, err
 	}
@@ -224,6 +242,7 @@ func (s *Server) Store() store.Store { return s.store }
 // Close releases the store and database.
 func (s *Server) Close() error {
 	s.dbs.close()
+	s.tmp.Close()
 	return s.store.Close()
 }
 

@@ -26,7 +26,10 @@ const maxErrors = 10
 // Cataloger reads apk installed databases.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "apk" }
 func (Cataloger) Version() int { return 2 }
@@ -37,6 +40,9 @@ func (Cataloger) Version() int { return 2 }
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	return p == "lib/apk/db/installed" || p == "usr/lib/apk/db/installed"
 }
+
+// MaxSize is the installed database's limit.
+func (Cataloger) MaxSize(string) int64 { return maxDBSize }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	data, err := f.Bytes(maxDBSize)

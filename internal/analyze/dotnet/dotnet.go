@@ -25,7 +25,10 @@ const maxSize = 32 << 20
 // Cataloger reads .deps.json files.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "nuget" }
 func (Cataloger) Version() int { return 1 }
@@ -33,6 +36,9 @@ func (Cataloger) Version() int { return 1 }
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	return strings.HasSuffix(p, ".deps.json") && !strings.HasSuffix(p, "/.deps.json") && p != ".deps.json"
 }
+
+// MaxSize is the limit of every file it reads.
+func (Cataloger) MaxSize(string) int64 { return maxSize }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	data, err := f.Bytes(maxSize)

@@ -23,7 +23,10 @@ const maxStatusSize = 64 << 20
 // Cataloger reads dpkg status files.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "dpkg" }
 func (Cataloger) Version() int { return 2 }
@@ -35,6 +38,9 @@ func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	dir, base := path.Split(p)
 	return dir == "var/lib/dpkg/status.d/" && !strings.HasSuffix(base, ".md5sums") && !strings.HasPrefix(base, ".")
 }
+
+// MaxSize is the larger of the status file's and a .list file's limits.
+func (Cataloger) MaxSize(string) int64 { return max(maxStatusSize, maxListSize) }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	data, err := f.Bytes(maxStatusSize)

@@ -37,7 +37,10 @@ const devKey = "npm.dev"
 // and pnpm lock files.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return name }
 func (Cataloger) Version() int { return 1 }
@@ -53,6 +56,14 @@ func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 		return !insideInstalled(dir)
 	}
 	return false
+}
+
+// MaxSize is the limit of the kind of file at p.
+func (Cataloger) MaxSize(p string) int64 {
+	if path.Base(p) == "package.json" {
+		return maxManifestSize
+	}
+	return maxLockSize
 }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {

@@ -34,7 +34,10 @@ const maxSize = 64 << 20
 // Cataloger reads composer.lock and vendor/composer/installed.json.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "composer" }
 func (Cataloger) Version() int { return 1 }
@@ -48,6 +51,9 @@ func isInstalled(p string) bool {
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	return isLock(p) || isInstalled(p)
 }
+
+// MaxSize is the limit of every file it reads.
+func (Cataloger) MaxSize(string) int64 { return maxSize }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	var parse func([]byte) ([]inventory.Package, error)

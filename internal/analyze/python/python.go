@@ -31,7 +31,10 @@ const (
 // Cataloger reads Python package metadata and lock files.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "python" }
 func (Cataloger) Version() int { return 1 }
@@ -70,6 +73,11 @@ func kindOf(p string) kind {
 }
 
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool { return kindOf(p) != none }
+
+// MaxSize is the largest of the limits of the files it reads.
+func (Cataloger) MaxSize(string) int64 {
+	return max(maxMetadataSize, maxRequirementsSize, maxLockSize)
+}
 
 func (c Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	var (

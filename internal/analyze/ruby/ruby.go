@@ -30,7 +30,10 @@ const (
 // Cataloger reads installed gem specifications and Bundler lock files.
 type Cataloger struct{}
 
-var _ analyze.Cataloger = Cataloger{}
+var (
+	_ analyze.Cataloger = Cataloger{}
+	_ analyze.Limited   = Cataloger{}
+)
 
 func (Cataloger) Name() string { return "gem" }
 func (Cataloger) Version() int { return 1 }
@@ -56,6 +59,9 @@ func isSpec(p string) bool {
 func (Cataloger) Wants(p string, _ fs.FileMode, _ int64) bool {
 	return isSpec(p) || isLockFile(p)
 }
+
+// MaxSize is the larger of a gemspec's and a lock file's limits.
+func (Cataloger) MaxSize(string) int64 { return max(maxGemspecSize, maxLockSize) }
 
 func (Cataloger) Catalog(_ context.Context, f *analyze.File) ([]inventory.Package, error) {
 	switch {
