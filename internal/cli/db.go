@@ -163,7 +163,7 @@ func (a *app) dbStatusCmd() *cobra.Command {
 			"page's timestamp), else its newest record (OSV modified, a DSA's or DLA's date), else the\n" +
 			"newest entry time of its zip or the server's Last-Modified, else \"unknown\". FETCHED is\n" +
 			"when the file was downloaded or imported.",
-		Args:  exactArgs(0),
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := a.dbDir(cmd)
 			if err != nil {

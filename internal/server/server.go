@@ -61,6 +61,9 @@ type Config struct {
 	DBCheck  time.Duration
 	DBUpdate time.Duration
 	Upstream vulndb.Upstream
+	// NVDAPIKey is sent (header apiKey) to the NVD API by the scheduled
+	// updates; it is never logged.
+	NVDAPIKey string
 	// Account and Region go into ARNs and events.
 	Account, Region string
 	// RegistryHost names the registry in findings; default from Addr.
@@ -473,7 +476,7 @@ func (s *Server) updateDatabase(ctx context.Context) {
 		s.log.Error("vulnerability database update", "err", err)
 		return
 	}
-	rep, err := dir.Update(ctx, s.cfg.Upstream.Sources(), vulndb.UpdateOptions{Client: &http.Client{Timeout: 30 * time.Minute}})
+	rep, err := dir.Update(ctx, s.cfg.Upstream.Sources(), vulndb.UpdateOptions{Client: &http.Client{Timeout: 30 * time.Minute}, NVDAPIKey: s.cfg.NVDAPIKey})
 	if err != nil {
 		s.log.Error("vulnerability database update failed; the previous database stays", "err", err)
 		return
@@ -487,9 +490,13 @@ func (s *Server) updateDatabase(ctx context.Context) {
 const metaApplied = "vulndb.applied"
 
 func (s *Server) databaseChanged(ctx context.Context) {
-	if _, err := s.dbs.refresh(ctx); err != nil {
+	fresh, err := s.dbs.refresh(ctx)
+	if err != nil {
 		s.log.Error("vulnerability database", "err", err)
 		return
+	}
+	if fresh {
+		s.logFeeds(ctx)
 	}
 	built := s.dbs.built()
 	if built.IsZero() {

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -38,6 +39,9 @@ type UpdateOptions struct {
 	Progress func(FetchProgress)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// sleep waits, or returns early with ctx's error; tests replace it
+	// with a clock of their own.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // FetchProgress reports on one feed's download.
@@ -193,7 +197,7 @@ func (d *Dir) fetch(ctx context.Context, src Source, opts UpdateOptions) (*stage
 		}
 		return &staged{meta: &m}, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		return nil, &statusError{code: resp.StatusCode, status: resp.Status, retryAfter: resp.Header.Get("Retry-After")}
 	}
 	body := io.Reader(io.LimitReader(resp.Body, maxFeedSize+1))
 	if opts.Progress != nil {
@@ -290,23 +294,74 @@ func (r *progressReader) Read(b []byte) (int, error) {
 // nvdPageSize is the NVD API's largest page.
 const nvdPageSize = 2000
 
+// NVD's documented public rate limits: 5 requests in a rolling 30-second
+// window without an API key, 50 with one
+// (https://nvd.nist.gov/developers/start-here).
+const (
+	nvdWindow       = 30 * time.Second
+	nvdLimitNoKey   = 5
+	nvdLimitWithKey = 50
+	// nvdRetries bounds the retries of one page answered 429 or 503,
+	// the answers NVD gives when it is throttling or overloaded.
+	nvdRetries = 6
+	nvdBackoff = 6 * time.Second
+)
+
+// statusError is a download answered with a status other than 200.
+type statusError struct {
+	code       int
+	status     string
+	retryAfter string
+}
+
+func (e *statusError) Error() string { return "HTTP " + e.status }
+
+// nvdLimiter keeps requests within NVD's rolling window.
+type nvdLimiter struct {
+	limit int
+	sent  []time.Time
+}
+
+// wait returns how long to wait before the next request at now.
+func (l *nvdLimiter) wait(now time.Time) time.Duration {
+	for len(l.sent) > 0 && now.Sub(l.sent[0]) >= nvdWindow {
+		l.sent = l.sent[1:]
+	}
+	if len(l.sent) < l.limit {
+		return 0
+	}
+	return l.sent[0].Add(nvdWindow).Sub(now)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // fetchNVD pages through the NVD CVE API into one staged file per page
-// (sources "nvd/page-0000", …). NVD asks clients without an API key to
-// wait six seconds between requests, and with one, under a second.
+// (sources "nvd/page-0000", …), advancing startIndex by what each page
+// held until totalResults, within NVD's rate limit, and retrying pages
+// answered 429 or 503 with a growing pause (or the server's Retry-After).
 func (d *Dir) fetchNVD(ctx context.Context, src Source, opts UpdateOptions) ([]*staged, error) {
-	delay := 6 * time.Second
+	sleep := opts.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	lim := &nvdLimiter{limit: nvdLimitNoKey}
 	if opts.NVDAPIKey != "" {
-		delay = 700 * time.Millisecond
+		lim.limit = nvdLimitWithKey
 	}
 	var pages []*staged
-	for start, total := 0, 1; start < total; start += nvdPageSize {
-		if start > 0 {
-			select {
-			case <-ctx.Done():
-				return pages, ctx.Err()
-			case <-time.After(delay):
-			}
-		}
+	for start, total, n := 0, 1, 0; start < total; n++ {
 		u, err := url.Parse(src.URL)
 		if err != nil {
 			return pages, err
@@ -315,21 +370,43 @@ func (d *Dir) fetchNVD(ctx context.Context, src Source, opts UpdateOptions) ([]*
 		q.Set("startIndex", strconv.Itoa(start))
 		q.Set("resultsPerPage", strconv.Itoa(nvdPageSize))
 		u.RawQuery = q.Encode()
-		page := Source{Name: fmt.Sprintf("%s/page-%04d", src.Name, start/nvdPageSize), Kind: KindNVD, URL: u.String()}
-		s, err := d.fetchWith(ctx, page, opts, func(r *http.Request) {
-			if opts.NVDAPIKey != "" {
-				r.Header.Set("apiKey", opts.NVDAPIKey)
+		page := Source{Name: fmt.Sprintf("%s/page-%04d", src.Name, n), Kind: KindNVD, URL: u.String()}
+		var s *staged
+		for attempt := 0; ; attempt++ {
+			if err := sleep(ctx, lim.wait(opts.Now())); err != nil {
+				return pages, err
 			}
-		})
+			lim.sent = append(lim.sent, opts.Now())
+			s, err = d.fetchWith(ctx, page, opts, func(r *http.Request) {
+				if opts.NVDAPIKey != "" {
+					r.Header.Set("apiKey", opts.NVDAPIKey)
+				}
+			})
+			var se *statusError
+			if err == nil || !errors.As(err, &se) || (se.code != http.StatusTooManyRequests && se.code != http.StatusServiceUnavailable) || attempt == nvdRetries {
+				break
+			}
+			pause := nvdBackoff << attempt
+			if secs, perr := strconv.Atoi(se.retryAfter); perr == nil && secs > 0 {
+				pause = time.Duration(secs) * time.Second
+			}
+			if err := sleep(ctx, pause); err != nil {
+				return pages, err
+			}
+		}
 		if err != nil {
 			return pages, fmt.Errorf("vulndb: %s: %w", page.Name, err)
 		}
 		pages = append(pages, s)
-		n, err := nvdTotal(s.meta.path)
+		head, err := nvdHead(s.meta.path)
 		if err != nil {
 			return pages, fmt.Errorf("vulndb: %s: %w", page.Name, err)
 		}
-		total = n
+		total = head.total
+		if head.count == 0 && start < total {
+			return pages, fmt.Errorf("vulndb: %s: an empty page at startIndex %d of %d results", page.Name, start, total)
+		}
+		start += head.count
 	}
 	return pages, nil
 }
@@ -357,21 +434,61 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// nvdTotal reads totalResults from a staged NVD page.
-func nvdTotal(path string) (int, error) {
+// nvdPageHead is what paging needs of a staged NVD page.
+type nvdPageHead struct{ total, count int }
+
+// nvdHead reads totalResults and the number of CVEs of a staged page,
+// one record in memory at a time. The CVEs are counted, not taken from
+// resultsPerPage, which the API sets to the page size asked for.
+func nvdHead(path string) (nvdPageHead, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return nvdPageHead{}, err
 	}
 	defer f.Close()
-	var head struct {
-		TotalResults *int `json:"totalResults"`
+	dec := json.NewDecoder(bufio.NewReader(f))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nvdPageHead{}, errors.New("an NVD response is a JSON object")
 	}
-	if err := json.NewDecoder(f).Decode(&head); err != nil {
-		return 0, err
+	var head nvdPageHead
+	sawTotal := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return head, err
+		}
+		switch t {
+		case "totalResults":
+			if err := dec.Decode(&head.total); err != nil {
+				return head, fmt.Errorf("totalResults: %w", err)
+			}
+			sawTotal = true
+		case "vulnerabilities":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				if t == nil && err == nil {
+					continue // null: an empty page
+				}
+				return head, errors.New("vulnerabilities is not an array")
+			}
+			for dec.More() {
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return head, err
+				}
+				head.count++
+			}
+			if _, err := dec.Token(); err != nil {
+				return head, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return head, err
+			}
+		}
 	}
-	if head.TotalResults == nil {
-		return 0, errors.New("no totalResults in the NVD response")
+	if !sawTotal {
+		return head, errors.New("no totalResults in the NVD response")
 	}
-	return *head.TotalResults, nil
+	return head, nil
 }
