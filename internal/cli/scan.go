@@ -29,6 +29,11 @@ const (
 	// ExitStaleDB: the vulnerability database is missing, or older than
 	// --db-max-age with --fail-on-stale-db.
 	ExitStaleDB = 4
+	// ExitPartialCoverage: a threshold was given and no finding crossed
+	// it, but the image is not fully covered (a release or ecosystem
+	// without advisories, a wanted file not read), without
+	// --allow-partial-coverage. 5 is `vigil gate wait`'s timeout.
+	ExitPartialCoverage = 6
 )
 
 type scanFlags struct {
@@ -46,15 +51,17 @@ type scanFlags struct {
 	maxLow         int
 	dbMaxAge       time.Duration
 	failOnStaleDB  bool
+	allowPartial   bool
 }
 
 var reportFormats = map[string]func(io.Writer, *scan.Report, report.Options) error{
-	"table":     report.WriteTable,
-	"json":      report.WriteJSON,
-	"inspector": report.WriteInspector,
-	"sarif":     report.WriteSARIF,
-	"cyclonedx": report.WriteCycloneDX,
-	"openvex":   report.WriteOpenVEX,
+	"table":              report.WriteTable,
+	"json":               report.WriteJSON,
+	"inspector":          report.WriteInspector,
+	"inspector-coverage": report.WriteInspectorCoverage,
+	"sarif":              report.WriteSARIF,
+	"cyclonedx":          report.WriteCycloneDX,
+	"openvex":            report.WriteOpenVEX,
 }
 
 func (a *app) scanCmd() *cobra.Command {
@@ -69,7 +76,9 @@ func (a *app) scanCmd() *cobra.Command {
 			"bad command line; 3 when findings are at or above --fail-on or exceed a --max-*\n" +
 			"threshold; 4 when the vulnerability database is missing, or with --fail-on-stale-db when\n" +
 			"the data of a feed the scan relied on (its ecosystems' feeds, EPSS, KEV, NVD) is older than\n" +
-			"--db-max-age; the error names the feed.",
+			"--db-max-age; the error names the feed; 6 when a threshold is given, none is crossed, but\n" +
+			"the image is not fully covered (see Coverage in the report) and --allow-partial-coverage\n" +
+			"is not set.",
 		Example: "  vigil scan oci:./images/app:latest\n" +
 			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
 			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
@@ -81,7 +90,7 @@ func (a *app) scanCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	f.src.register(fl)
-	fl.StringVarP(&f.format, "format", "f", "table", "output format: table, json, inspector (Amazon Inspector findings), sarif, cyclonedx, openvex")
+	fl.StringVarP(&f.format, "format", "f", "table", "output format: table, json, inspector (Amazon Inspector findings), inspector-coverage (the image's Inspector coverage), sarif, cyclonedx, openvex")
 	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
 	fl.StringSliceVar(&f.severities, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,INFORMATIONAL,UNTRIAGED)")
 	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out findings that have no fix")
@@ -95,6 +104,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.IntVar(&f.maxLow, "max-low", -1, "exit with status 3 if there are more LOW findings than this")
 	fl.DurationVar(&f.dbMaxAge, "db-max-age", 0, "warn when the data of a feed the scan relied on is older than this (default from the config: 168h)")
 	fl.BoolVar(&f.failOnStaleDB, "fail-on-stale-db", false, "fail (exit status 4) when the data of a feed the scan relied on is older than --db-max-age")
+	fl.BoolVar(&f.allowPartial, "allow-partial-coverage", false, "with a threshold, pass an image that is not fully covered (by default exit status 6)")
 	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
 	return cmd
 }
@@ -103,7 +113,7 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	ctx := cmd.Context()
 	write, ok := reportFormats[f.format]
 	if !ok {
-		return usageError{fmt.Errorf("unknown --format %q: use table, json, inspector, sarif, cyclonedx or openvex", f.format)}
+		return usageError{fmt.Errorf("unknown --format %q: use table, json, inspector, inspector-coverage, sarif, cyclonedx or openvex", f.format)}
 	}
 	filter := scan.Filter{IgnoreUnfixed: f.ignoreUnfixed, ReachableOnly: f.reachableOnly, Now: time.Now()}
 	for _, s := range f.severities {
@@ -161,6 +171,9 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 		return err
 	}
 	rep.Skipped = matched.Skipped
+	if err := scan.Assess(ctx, db, rep); err != nil {
+		return err
+	}
 	if rep.Findings, err = scan.Score(ctx, db, matched.Findings); err != nil {
 		return err
 	}
@@ -175,8 +188,15 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	if !rep.Coverage.Full {
+		a.log.Warn("the image is not fully covered: what was not assessed may be vulnerable", "reason", rep.Coverage.Reason, "gaps", rep.Coverage.Summary(0))
+	}
 	if v := th.Violations(rep.Findings); len(v) > 0 {
 		return withCode(ExitVulnerable, errors.New(strings.Join(v, "; ")))
+	}
+	if th.Set() && !rep.Coverage.Full && !f.allowPartial {
+		return withCode(ExitPartialCoverage, fmt.Errorf("coverage is partial (%s): %s; what was not assessed may be vulnerable (--allow-partial-coverage to pass it)",
+			rep.Coverage.Reason, rep.Coverage.Summary(0)))
 	}
 	return nil
 }

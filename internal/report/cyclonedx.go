@@ -37,6 +37,11 @@ import (
 // published and updated dates, and as properties the EPSS probability
 // and percentile and the date CISA's KEV catalog added it.
 //
+// The scan's coverage is in metadata.properties: vigil:coverage (FULL or
+// PARTIAL), vigil:coverage:reason (SUCCESSFUL, UNSUPPORTED_OS, …), one
+// vigil:coverage:gap per thing not assessed ("npm: 55 packages, no
+// feed") and one vigil:coverage:limit per limit of what was.
+//
 // The serial number is a name-based UUID of the document's content, so
 // the same report and time give the same bytes.
 func WriteCycloneDX(w io.Writer, r *scan.Report, opts Options) error {
@@ -65,6 +70,24 @@ func WriteCycloneDX(w io.Writer, r *scan.Report, opts Options) error {
 	}
 	if len(vulns) > 0 {
 		bom.Vulnerabilities = &vulns
+	}
+	if c := r.Coverage; c != nil && bom.Metadata != nil {
+		state := "PARTIAL"
+		if c.Full {
+			state = "FULL"
+		}
+		var props []cdx.Property
+		if bom.Metadata.Properties != nil {
+			props = *bom.Metadata.Properties
+		}
+		props = append(props, cdx.Property{Name: "vigil:coverage", Value: state}, cdx.Property{Name: "vigil:coverage:reason", Value: c.Reason})
+		for _, g := range c.Gaps() {
+			props = append(props, cdx.Property{Name: "vigil:coverage:gap", Value: g})
+		}
+		for _, l := range c.Limits() {
+			props = append(props, cdx.Property{Name: "vigil:coverage:limit", Value: l})
+		}
+		bom.Metadata.Properties = &props
 	}
 	// The serial number is derived from the document written without
 	// it, as package sbom does.

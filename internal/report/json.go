@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/match"
 	"github.com/vigilsec/vigil/internal/scan"
@@ -37,7 +38,13 @@ const SchemaJSON = "https://github.com/vigilsec/vigil/schemas/report/v1"
 //	             ignoredBecause
 //	skipped      packages that could not be matched: [{purl, reason}]
 //	warnings     what the analysis could not read: [{layer, diffId,
-//	             path, message}]
+//	             path, message, incomplete}]; incomplete names what
+//	             wanted a file that was not fully read
+//	coverage     what the scan could assess: {full, reason (SUCCESSFUL,
+//	             UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE),
+//	             scopes [{name, ecosystem, os, packages, covered,
+//	             sources, note}], files [{layer, path, wantedBy,
+//	             message}], gaps (one line each)}; absent when not judged
 //
 // Every list is present, empty rather than null, so consumers need no
 // null checks.
@@ -54,6 +61,13 @@ type Document struct {
 	Ignored   []Finding         `json:"ignored"`
 	Skipped   []match.Skip      `json:"skipped"`
 	Warnings  []analyze.Warning `json:"warnings"`
+	Coverage  *Coverage         `json:"coverage,omitempty"`
+}
+
+// Coverage is the report's coverage, with its gaps spelt out.
+type Coverage struct {
+	*coverage.Coverage
+	Gaps []string `json:"gaps"`
 }
 
 // Tool names the program that wrote a document.
@@ -198,6 +212,9 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 		Ignored:   []Finding{},
 		Skipped:   append([]match.Skip{}, r.Skipped...),
 		Warnings:  append([]analyze.Warning{}, r.Warnings...),
+	}
+	if r.Coverage != nil {
+		d.Coverage = &Coverage{Coverage: r.Coverage, Gaps: append([]string{}, r.Coverage.Gaps()...)}
 	}
 	if db := r.Database; db != nil {
 		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second), Feeds: db.Feeds}

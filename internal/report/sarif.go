@@ -28,9 +28,20 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool       sarifTool         `json:"tool"`
-	Results    []sarifResult     `json:"results"`
-	Properties map[string]string `json:"properties,omitempty"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+	Properties  map[string]string `json:"properties,omitempty"`
+}
+
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -140,6 +151,11 @@ func sarifLevel(severity string) string {
 //   - An ignored finding is a result with a suppression of kind
 //     "external" whose justification is the reason; GitHub shows it as
 //     dismissed.
+//   - Coverage: run.properties.coverage is FULL or PARTIAL and
+//     coverageReason its reason (SUCCESSFUL, UNSUPPORTED_OS, …); the
+//     run's one invocation carries a toolExecutionNotification of level
+//     warning for each gap ("npm: 55 packages, no feed") and of level
+//     note for each limit of what was covered.
 //
 // GitHub bounds shortDescription and fullDescription to 1,024
 // characters; they are cut to fit.
@@ -185,6 +201,20 @@ func WriteSARIF(w io.Writer, r *scan.Report, opts Options) error {
 		}},
 		Results:    results,
 		Properties: map[string]string{},
+	}
+	if c := r.Coverage; c != nil {
+		inv := sarifInvocation{ExecutionSuccessful: true}
+		for _, g := range c.Gaps() {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: sarifLevelWarning, Message: sarifText{"not assessed: " + g}})
+		}
+		for _, l := range c.Limits() {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: sarifLevelNote, Message: sarifText{"coverage limited: " + l}})
+		}
+		run.Invocations = []sarifInvocation{inv}
+		run.Properties["coverage"], run.Properties["coverageReason"] = "PARTIAL", c.Reason
+		if c.Full {
+			run.Properties["coverage"] = "FULL"
+		}
 	}
 	for k, v := range map[string]string{
 		"imageName": r.Subject.Name, "imageDigest": r.Subject.Digest,

@@ -45,9 +45,13 @@ func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
 	t := &table{opts: opts}
 	t.header(r)
 	active, ignored := findings(r)
-	if len(active) == 0 {
+	switch {
+	case len(active) == 0 && r.Coverage != nil && !r.Coverage.Full:
+		// Nothing found in part of an image is not a clean image.
+		t.line("No vulnerabilities found in what could be assessed; the image is not fully covered (below).")
+	case len(active) == 0:
 		t.line("No vulnerabilities found.")
-	} else {
+	default:
 		t.findings(active)
 	}
 	t.line("")
@@ -325,6 +329,35 @@ func (t *table) summary(r *scan.Report, active, ignored []*scan.Finding) {
 	}
 	if n := len(r.Warnings); n > 0 {
 		t.line(fmt.Sprintf("Warnings: %d (see --format json)", n))
+	}
+	t.coverage(r)
+}
+
+// maxTableGaps bounds the coverage gaps the table lists.
+const maxTableGaps = 20
+
+// coverage lists what the scan could not assess, and what limits what it
+// could.
+func (t *table) coverage(r *scan.Report) {
+	c := r.Coverage
+	if c == nil {
+		return
+	}
+	if gaps := c.Gaps(); len(gaps) > 0 {
+		t.line(fmt.Sprintf("Coverage: PARTIAL (%s), not assessed:", c.Reason))
+		for i, g := range gaps {
+			if i == maxTableGaps {
+				t.line(fmt.Sprintf("  … and %d more (see --format json)", len(gaps)-i))
+				break
+			}
+			t.line("  " + clean(g))
+		}
+	}
+	if limits := c.Limits(); len(limits) > 0 {
+		t.line("Coverage limited:")
+		for _, l := range limits {
+			t.line(truncate("  "+clean(l), tableWidth))
+		}
 	}
 }
 

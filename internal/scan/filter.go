@@ -108,6 +108,9 @@ type Thresholds struct {
 	Max    map[string]int
 }
 
+// Set reports whether any threshold is given.
+func (t Thresholds) Set() bool { return t.FailOn != "" || len(t.Max) > 0 }
+
 // Violations says what in fs breaks the thresholds; empty means none.
 func (t Thresholds) Violations(fs []*Finding) []string {
 	var out []string

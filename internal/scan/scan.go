@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/match"
 	"github.com/vigilsec/vigil/internal/reach"
@@ -41,7 +42,10 @@ type Report struct {
 	Ignored  []*Finding        `json:"ignored,omitempty"`
 	Skipped  []match.Skip      `json:"skipped,omitempty"`
 	Warnings []analyze.Warning `json:"warnings,omitempty"`
-	Database *Database         `json:"database,omitempty"`
+	// Coverage says what the scan could assess (see Assess); nil when
+	// it was not judged.
+	Coverage *coverage.Coverage `json:"coverage,omitempty"`
+	Database *Database          `json:"database,omitempty"`
 	// Time is when the scan ran.
 	Time time.Time `json:"time"`
 }
