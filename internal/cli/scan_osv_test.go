@@ -2,8 +2,8 @@ package cli
 
 // TestScanMatchesOSVScanner holds `vigil scan` to osv-scanner's findings on
 // the language fixtures, from the same offline OSV data (Go, PyPI,
-// crates.io: the shared data has no npm records, and osv-scanner refuses
-// to scan offline without them, so the npm fixture has no reference). The reference is
+// crates.io; the npm and Go findings of the app image are compared live,
+// on the shared npm records too, by TestAppImageMatchesOSVScannerAndNVD). The reference is
 // osv-scanner's own output, kept in testdata/osv-scanner/*.tsv and rerun
 // (and compared with the files) whenever osv-scanner is installed; -update
 // rewrites the files from osv-scanner.

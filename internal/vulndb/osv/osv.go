@@ -81,7 +81,25 @@ func parse(data []byte) (*vuln.Advisory, error) {
 	if err := validate(&a); err != nil {
 		return &a, err
 	}
+	a.VendorSeverity = githubSeverity(&a)
 	return &a, nil
+}
+
+// githubSeverity is GitHub's rating of a GHSA record (LOW, MODERATE,
+// HIGH, CRITICAL), which its OSV export keeps in
+// database_specific.severity: for records GitHub reviewed without a CVSS
+// vector it is the only score they carry.
+func githubSeverity(a *vuln.Advisory) string {
+	if a.VendorSeverity != "" || !strings.HasPrefix(a.ID, "GHSA-") || len(a.DatabaseSpecific) == 0 {
+		return a.VendorSeverity
+	}
+	var ds struct {
+		Severity string `json:"severity"`
+	}
+	if json.Unmarshal(a.DatabaseSpecific, &ds) != nil {
+		return ""
+	}
+	return ds.Severity
 }
 
 func validate(a *vuln.Advisory) error {
