@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,7 +213,7 @@ func (h *handler) findings(w http.ResponseWriter, r *http.Request, q store.Findi
 	}
 	page := findingPage{Findings: make([]json.RawMessage, len(found)), NextToken: next}
 	for i, f := range found {
-		page.Findings[i] = f.Data
+		page.Findings[i] = findingJSON(f)
 	}
 	return writeJSON(w, http.StatusOK, page)
 }
@@ -270,8 +271,32 @@ func (h *handler) getFinding(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(append(append([]byte(nil), f.Data...), '\n'))
+	_, err = w.Write(append(findingJSON(*f), '\n'))
 	return err
+}
+
+// findingJSON is a stored finding's Inspector JSON, with notReachable
+// added from the store when the JSON was written before it carried it, so
+// that every answer says why a finding's code is not reachable, scored or
+// not.
+func findingJSON(f store.Finding) json.RawMessage {
+	if f.NotReachable == "" {
+		return f.Data
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(f.Data, &keys); err != nil {
+		return f.Data
+	}
+	if _, ok := keys["notReachable"]; ok {
+		return f.Data
+	}
+	why, _ := json.Marshal(f.NotReachable)
+	rest := bytes.TrimSpace(f.Data)[1:] // after '{'
+	out := append([]byte(`{"notReachable":`), why...)
+	if len(bytes.TrimSpace(rest)) > 1 { // not just '}'
+		out = append(out, ',')
+	}
+	return append(out, rest...)
 }
 
 type aggregateRequest struct {

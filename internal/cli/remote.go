@@ -409,10 +409,10 @@ func (a *app) findingsListCmd(f *remoteFlags) *cobra.Command {
 			}
 			a.more(page.NextToken, "findings")
 			return a.out(f, page, func(w io.Writer) {
-				fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tVULNERABILITY\tPACKAGE\tVERSION\tFIXED IN\tIMAGE")
+				fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tVULNERABILITY\tPACKAGE\tVERSION\tFIXED IN\tIMAGE\tREACHABLE")
 				for _, fd := range page.Findings {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", findingID(fd.FindingARN), fd.Severity, scoreText(fd.InspectorScore),
-						fd.Status, fd.PackageVulnerabilityDetails.VulnerabilityID, pkgName(fd), pkgVersion(fd), fixedIn(fd), imageOf(fd))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", findingID(fd.FindingARN), fd.Severity, scoreText(fd.InspectorScore),
+						fd.Status, fd.PackageVulnerabilityDetails.VulnerabilityID, pkgName(fd), pkgVersion(fd), fixedIn(fd), imageOf(fd), reachable(fd))
 				}
 			})
 		},
@@ -422,6 +422,15 @@ func (a *app) findingsListCmd(f *remoteFlags) *cobra.Command {
 	cmd.Flags().StringVar(&order, "order", "", "ASC or DESC (default DESC)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "show at most this many (0: all)")
 	return cmd
+}
+
+// reachable is "no" for a finding whose vulnerable code analysis showed
+// is not in the image (findings get says why), else "-" (not known).
+func reachable(f report.InspectorFinding) string {
+	if f.NotReachable != "" {
+		return "no"
+	}
+	return "-"
 }
 
 func findingID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
@@ -493,6 +502,7 @@ func (a *app) findingsGetCmd(f *remoteFlags) *cobra.Command {
 					{"Exploit available", fd.ExploitAvailable}, {"Image", imageOf(*fd)},
 					{"First observed", when(time.Time(fd.FirstObservedAt))}, {"Last observed", when(time.Time(fd.LastObservedAt))},
 					{"Remediation", fd.Remediation.Recommendation.Text}, {"Advisory", d.SourceURL},
+					{"Not reachable", fd.NotReachable},
 				}
 				if len(d.VulnerablePackages) > 0 && d.VulnerablePackages[0].FilePath != "" {
 					rows = append(rows, [2]string{"File", d.VulnerablePackages[0].FilePath})

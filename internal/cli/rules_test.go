@@ -126,3 +126,61 @@ func TestConfigRuleEventBridgeShape(t *testing.T) {
 		t.Errorf("malformed pattern string: %v", err)
 	}
 }
+
+// TestFindingsNotReachable: `vigil findings get` and `list` say when an
+// unscored finding's code is not reachable, and get says why.
+func TestFindingsNotReachable(t *testing.T) {
+	r := newRemote(t).as(store.RoleReadOnly)
+	ctx := context.Background()
+	const why = "the binary has encoding/gob but none of its vulnerable functions (Decoder.Decode, Decoder.DecodeValue)"
+	var id string
+	for _, f := range r.srv.Fixture.Findings {
+		if f.VulnerabilityID == "GO-2024-3106" {
+			id = f.ID
+		}
+	}
+	got, err := r.srv.Store.Finding(ctx, id)
+	if err != nil || got.Score != nil {
+		t.Fatalf("fixture finding %+v, %v; want an unscored one", got, err)
+	}
+	err = r.srv.Store.UpdateFindings(ctx, got.Repository, got.ImageDigest, func(existing []store.Finding) (store.FindingsUpdate, error) {
+		for _, f := range existing {
+			if f.ID == id {
+				f.NotReachable = why
+				return store.FindingsUpdate{Findings: []store.Finding{f}}, nil
+			}
+		}
+		return store.FindingsUpdate{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := r.run("findings", "get", id)
+	found := false
+	for _, l := range lines(out) {
+		if f := strings.SplitN(l, ":", 2); len(f) == 2 && f[0] == "Not reachable" && strings.TrimSpace(f[1]) == why {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("findings get:\n%s", out)
+	}
+	out, _ = r.run("findings", "get", id, "--json")
+	var fd struct {
+		NotReachable string `json:"notReachable"`
+	}
+	if err := json.Unmarshal([]byte(out), &fd); err != nil || fd.NotReachable != why {
+		t.Errorf("findings get --json: %v\n%s", err, out)
+	}
+	out, _ = r.run("findings", "list")
+	ls := lines(out)
+	if f := strings.Fields(ls[0]); f[len(f)-1] != "REACHABLE" {
+		t.Errorf("header %q", ls[0])
+	}
+	for _, l := range ls[1:] {
+		f := strings.Fields(l)
+		if want := map[bool]string{true: "no", false: "-"}[f[0] == id]; f[len(f)-1] != want {
+			t.Errorf("row %q: REACHABLE %s, want %s", l, f[len(f)-1], want)
+		}
+	}
+}

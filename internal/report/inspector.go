@@ -87,6 +87,10 @@ type InspectorFinding struct {
 	ExploitabilityDetails       *ExploitabilityDetails      `json:"exploitabilityDetails,omitempty"`
 	PackageVulnerabilityDetails PackageVulnerabilityDetails `json:"packageVulnerabilityDetails"`
 	Resources                   []InspectorResource         `json:"resources"`
+	// NotReachable is Vigil's: why the vulnerable code is not reachable
+	// in the image, when analysis showed it is not. It is the one place
+	// an unscored finding carries that reason (it has no adjustments).
+	NotReachable string `json:"notReachable,omitempty"`
 }
 
 // InspectorRemediation is Inspector's Remediation.
@@ -307,6 +311,7 @@ func inspectorFinding(f *scan.Finding, r *scan.Report, opts Options, res Inspect
 		ExploitAvailable: "NO",
 		FixAvailable:     "NO",
 		Resources:        []InspectorResource{res},
+		NotReachable:     f.NotReachable,
 	}
 	if f.Fix == match.Fixed {
 		out.FixAvailable = "YES"

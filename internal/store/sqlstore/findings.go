@@ -252,7 +252,7 @@ func sameIndexed(a, b *store.Finding) bool {
 		a.FixAvailable == b.FixAvailable && a.ExploitAvailable == b.ExploitAvailable && sameFloat(a.EPSS, b.EPSS) &&
 		a.PackageName == b.PackageName && a.PackageVersion == b.PackageVersion && a.PackageManager == b.PackageManager &&
 		a.FilePath == b.FilePath && a.LayerDiffID == b.LayerDiffID && a.SuppressedBy == b.SuppressedBy &&
-		ms(a.FirstObservedAt) == ms(b.FirstObservedAt)
+		ms(a.FirstObservedAt) == ms(b.FirstObservedAt) && a.NotReachable == b.NotReachable
 }
 
 func sameFloat(a, b *float64) bool {
