@@ -157,7 +157,7 @@ func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
 	}
 	if len(reasons) > 0 {
 		v.Decision = store.Rejected
-		v.Reason = "Rejected by policy " + p.Name + ":" + scope + " " + strings.Join(reasons, "; ")
+		v.Reason = "Rejected by policy " + p.Name + ":" + scope + " " + strings.Join(reasons, "; ") + "; " + countedText(v.Counts)
 		return v
 	}
 	v.Decision = store.Approved
@@ -165,6 +165,7 @@ func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
 	if len(within) > 0 {
 		v.Reason += " (" + strings.Join(within, ", ") + ")"
 	}
+	v.Reason += "; " + countedText(v.Counts)
 	return v
 }
 

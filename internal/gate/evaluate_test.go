@@ -195,3 +195,20 @@ func TestParseReference(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionStatesEveryCount: whatever the outcome, the reason states
+// the count of every severity, untriaged included.
+func TestDecisionStatesEveryCount(t *testing.T) {
+	zero := 0
+	fs := []store.Finding{finding("1", "HIGH", store.Active), finding("2", "UNTRIAGED", store.Active), finding("3", "UNTRIAGED", store.Active)}
+	for _, p := range []store.GatePolicy{
+		{Name: "lenient"},
+		{Name: "strict", MaxHigh: &zero},
+	} {
+		v := Evaluate(p, fs)
+		want := "counted 0 critical, 1 high, 0 medium, 0 low, 0 informational, 2 untriaged"
+		if !strings.Contains(v.Reason, want) {
+			t.Errorf("%s: %s: reason %q lacks %q", p.Name, v.Decision, v.Reason, want)
+		}
+	}
+}
