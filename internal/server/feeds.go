@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/vulndb"
+	"github.com/vigilsec/vigil/internal/web"
 )
 
 // sources lists the feeds of the database in use; nil when there is none.
@@ -36,4 +37,21 @@ func (s *Server) logFeeds(ctx context.Context) {
 		s.log.Info("vulnerability feed", "feed", f.Name, "records", f.Records, "dataAsOf", f.Updated.UTC().Format(time.RFC3339),
 			"from", f.UpdatedFrom, "ageDays", int(age.Hours()/24))
 	}
+}
+
+// webFeeds gives the console the database's feeds and their data's age.
+func (s *Server) webFeeds(ctx context.Context) ([]web.Feed, error) {
+	srcs, err := s.dbs.sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.Feed
+	for _, f := range srcs {
+		wf := web.Feed{Name: f.Name, Records: f.Records}
+		if _, ok := f.DataAge(time.Now()); ok {
+			wf.DataAsOf, wf.From = f.Updated, f.UpdatedFrom
+		}
+		out = append(out, wf)
+	}
+	return out, nil
 }

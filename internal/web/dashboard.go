@@ -26,6 +26,9 @@ type dashboardView struct {
 	Decisions       []store.GateDecision
 	// DecisionsError says why Decisions are missing.
 	DecisionsError string
+	// Feeds are the vulnerability database's feeds and their data's age.
+	Feeds      []feedRow
+	FeedsError string
 }
 
 // dashboard is a dozen aggregations and a bounded series of counts, run
@@ -95,6 +98,9 @@ func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	var err error
 	if v.Decisions, _, err = c.opts.Store.GateDecisions(ctx, store.GateDecisionQuery{Limit: 6}); err != nil {
 		v.DecisionsError = c.errNote("Gate decisions", err)
+	}
+	if v.Feeds, err = c.feedRows(ctx); err != nil {
+		v.FeedsError = c.errNote("Vulnerability data", err)
 	}
 	c.render(w, r, rc, http.StatusOK, "dashboard", "Dashboard", "dashboard", v)
 	return nil

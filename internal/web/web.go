@@ -44,6 +44,9 @@ type Options struct {
 	Wake func()
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Feeds, when set, lists the vulnerability database's feeds with the
+	// age of their data, for the dashboard.
+	Feeds func(ctx context.Context) ([]Feed, error)
 	// SessionIdle is how long a session lasts without use (default 2
 	// hours); SessionLifetime how long it lasts at most after sign-in,
 	// used or not (default 12 hours).
