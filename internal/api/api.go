@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	// Wake, when set, is called after a change the background work
 	// should act on at once (a redrive).
 	Wake func()
+	// Egress decides which webhook URLs a rule's targets may have (nil:
+	// egress.Default()).
+	Egress *egress.Policy
 	// Log receives internal errors, which clients never see.
 	Log *slog.Logger
 	// Now is the clock (time.Now when nil).

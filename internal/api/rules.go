@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/vigilsec/vigil/internal/bus"
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -107,6 +108,13 @@ func (h *handler) putRule(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("%s", trimPrefix(err.Error(), "bus: "))
 	}
 	ctx := r.Context()
+	policy := h.opts.Egress
+	if policy == nil {
+		policy = egress.Default()
+	}
+	if err := bus.CheckTargets(ctx, policy, &rule); err != nil {
+		return badRequest("%s", trimPrefix(err.Error(), "bus: "))
+	}
 	old, err := h.opts.Store.EventRule(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events/pattern"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -42,8 +43,14 @@ type Bus struct {
 	Gate  GateHandler
 	// Callbacks resolves gate callbacks (nil: they fail).
 	Callbacks Callbacks
-	Client    *http.Client
-	Log       *slog.Logger
+	// Egress decides where webhooks and callbacks may connect (nil:
+	// egress.Default(), which refuses loopback, private, link-local and
+	// metadata addresses); every request goes through its client.
+	Egress *egress.Policy
+	// Timeout bounds one attempt at one target (default 10 s): an
+	// attempt that runs out is a failed attempt, retried as any other.
+	Timeout time.Duration
+	Log     *slog.Logger
 	// Owner names this process in delivery leases; Lease is how long a
 	// claim lasts.
 	Owner string
@@ -63,6 +70,30 @@ type Bus struct {
 
 	rulesOnce sync.Once
 	rules     *ruleCache
+
+	clientOnce sync.Once
+	client     *http.Client
+}
+
+// DefaultTimeout bounds one attempt when Timeout is not set.
+const DefaultTimeout = 10 * time.Second
+
+func (b *Bus) timeout() time.Duration {
+	if b.Timeout > 0 {
+		return b.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (b *Bus) httpClient() *http.Client {
+	b.clientOnce.Do(func() {
+		p := b.Egress
+		if p == nil {
+			p = egress.Default()
+		}
+		b.client = p.Client()
+	})
+	return b.client
 }
 
 func (b *Bus) now() time.Time {
@@ -77,7 +108,8 @@ func (b *Bus) cache() *ruleCache {
 	return b.rules
 }
 
-// Run dispatches and delivers until ctx is done.
+// Run dispatches and delivers until ctx is done. Deliveries are worked
+// on by lane (see lanes.go): a slow or dead target holds up only its own.
 func (b *Bus) Run(ctx context.Context) {
 	if b.Poll <= 0 {
 		b.Poll = 250 * time.Millisecond
@@ -85,12 +117,14 @@ func (b *Bus) Run(ctx context.Context) {
 	if b.Lease <= 0 {
 		b.Lease = 60 * time.Second
 	}
+	d := newDeliverer(b)
+	defer d.wait()
 	for {
 		n, err := b.Dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
 			b.Log.Error("dispatching events", "err", err)
 		}
-		m, err := b.Deliver(ctx)
+		m, err := d.claim(ctx)
 		if err != nil && ctx.Err() == nil {
 			b.Log.Error("delivering events", "err", err)
 		}
@@ -101,6 +135,7 @@ func (b *Bus) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-b.Wake:
+		case <-d.freed:
 		case <-time.After(b.Poll):
 		}
 	}
@@ -148,44 +183,20 @@ func (b *Bus) Dispatch(ctx context.Context) (int, error) {
 	}
 }
 
-// deliverBatch is how many deliveries one claim takes; deliverParallel
-// how many are attempted at once.
-const (
-	deliverBatch    = 32
-	deliverParallel = 8
-)
-
-// Deliver makes one attempt on each due delivery it can claim. It returns
-// how many it attempted.
-func (b *Bus) Deliver(ctx context.Context) (int, error) {
-	ds, err := b.Store.ClaimDeliveries(ctx, b.Owner, b.Lease, deliverBatch)
-	if err != nil || len(ds) == 0 {
-		return 0, err
+// deliver makes one attempt on a delivery this process holds and records
+// it.
+func (b *Bus) deliver(ctx context.Context, d *store.Delivery) {
+	_, rules, err := b.cache().get(ctx, false)
+	if err != nil {
+		b.Log.Warn("event rules", "err", err)
 	}
-	_, rules, rerr := b.cache().get(ctx, false)
-	if rerr != nil {
-		b.Log.Warn("event rules", "err", rerr)
+	o := b.attempt(ctx, d, rules)
+	if ctx.Err() != nil {
+		return // shutting down: the lease runs out and the delivery is taken again
 	}
-	sem := make(chan struct{}, deliverParallel)
-	var wg sync.WaitGroup
-	for i := range ds {
-		d := &ds[i]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			o := b.attempt(ctx, d, rules)
-			if ctx.Err() != nil {
-				return // shutting down: the lease runs out and the delivery is taken again
-			}
-			if err := b.Store.FinishDelivery(ctx, d.ID, b.Owner, o); err != nil && !errors.Is(err, store.ErrNotFound) {
-				b.Log.Error("recording a delivery", "delivery", d.ID, "err", err)
-			}
-		}()
+	if err := b.Store.FinishDelivery(ctx, d.ID, b.Owner, o); err != nil && !errors.Is(err, store.ErrNotFound) {
+		b.Log.Error("recording a delivery", "delivery", d.ID, "err", err)
 	}
-	wg.Wait()
-	return len(ds), nil
 }
 
 // failure is an attempt that failed; permanent ones are not retried.
@@ -199,6 +210,9 @@ type failure struct {
 func (b *Bus) attempt(ctx context.Context, d *store.Delivery, rules map[string]*compiled) store.DeliveryOutcome {
 	var policy *store.RetryPolicy
 	var f *failure
+	actx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	ctx = actx
 	if id, ok := strings.CutPrefix(d.Target, CallbackPrefix); ok && d.Rule == "" {
 		f = b.callback(ctx, d, id)
 	} else {
@@ -324,15 +338,12 @@ func (b *Bus) ruleARN(name string) string {
 	return "arn:aws:events:" + region + ":" + account + ":rule/" + name
 }
 
-// webhookTimeout bounds one attempt.
-const webhookTimeout = 15 * time.Second
-
-// post sends one signed webhook request. 2xx is success; 408, 429, 5xx and
-// transport errors are retried; any other status is permanent (the
-// receiver refuses the event, and will on every attempt).
+// post sends one signed webhook request, through the egress policy's
+// client. 2xx is success; 408, 429, 5xx, transport errors and running out
+// of time are retried; an address the policy refuses, a redirect (never
+// followed) and any other status are permanent (the receiver refuses the
+// event, and will on every attempt).
 func (b *Bus) post(ctx context.Context, d *store.Delivery, url string, body []byte, isJSON bool, secret, rule string) *failure {
-	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return &failure{err: err, permanent: true}
@@ -352,12 +363,15 @@ func (b *Bus) post(ctx context.Context, d *store.Delivery, url string, body []by
 	if secret != "" {
 		req.Header.Set(HeaderSignature, Sign(secret, b.now(), body))
 	}
-	client := b.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := b.httpClient().Do(req)
 	if err != nil {
+		var denied *egress.DeniedError
+		switch {
+		case errors.As(err, &denied):
+			return &failure{err: fmt.Errorf("POST %s: %w", redact(url), denied), permanent: true}
+		case errors.Is(err, context.DeadlineExceeded):
+			return &failure{err: fmt.Errorf("POST %s: no answer within %s", redact(url), b.timeout())}
+		}
 		return &failure{err: fmt.Errorf("POST %s: %w", redact(url), errors.Unwrap(err))}
 	}
 	defer resp.Body.Close()
@@ -367,6 +381,9 @@ func (b *Bus) post(ctx context.Context, d *store.Delivery, url string, body []by
 	}
 	f := &failure{status: resp.StatusCode, err: fmt.Errorf("POST %s: %s %s", redact(url), resp.Status, strings.TrimSpace(string(snippet)))}
 	switch {
+	case resp.StatusCode/100 == 3:
+		f.err = fmt.Errorf("POST %s: %s: redirects are not followed (Location: %s)", redact(url), resp.Status, redact(resp.Header.Get("Location")))
+		f.permanent = true
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 	default:
 		f.permanent = true

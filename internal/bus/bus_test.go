@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/bus"
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
@@ -77,9 +78,20 @@ func (r *receiver) count() int {
 	return len(r.got)
 }
 
+// newBus makes a bus whose egress policy allows the test receivers'
+// address, 127.0.0.1, which the default policy refuses.
 func newBus(st store.Store, owner string) *bus.Bus {
 	return &bus.Bus{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Owner: owner, Lease: 5 * time.Second,
-		Poll: 10 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond}
+		Poll: 10 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		Egress: allowLoopback()}
+}
+
+func allowLoopback() *egress.Policy {
+	p, err := egress.New(egress.Options{Allow: []string{"127.0.0.1/32"}})
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func run(t *testing.T, b *bus.Bus) {

@@ -8,6 +8,9 @@
 // Delivery state lives in the store, so that nothing acknowledged is lost
 // when a process dies and any number of processes share the work: a
 // Dispatcher turns events into deliveries under a cursor that one
-// dispatcher at a time may move, and Deliverers claim deliveries with a
-// lease.
+// dispatcher at a time may move, and deliverers claim deliveries with a
+// lease. Each target is worked on apart, in a lane with its own bounded
+// queue and workers and a timeout per attempt, so that a slow target
+// delays only its own deliveries; every HTTP request goes through the
+// egress policy's client (package egress).
 package bus

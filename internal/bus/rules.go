@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events/pattern"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -113,6 +114,22 @@ func Validate(r *store.EventRule) error {
 			if a := p.MaximumRetryAttempts; a != nil && (*a < 0 || *a > maxAttempts) {
 				return fmt.Errorf("%s (%s): RetryPolicy.MaximumRetryAttempts %d (0 to %d)", where, t.ID, *a, maxAttempts)
 			}
+		}
+	}
+	return nil
+}
+
+// CheckTargets checks the URLs of a rule's webhook targets against the
+// egress policy, naming the target and why its URL is refused. Validate
+// checks their form; this, where the policy is known (the server), what
+// they may reach.
+func CheckTargets(ctx context.Context, p *egress.Policy, r *store.EventRule) error {
+	for i, t := range r.Targets {
+		if t.Type != store.TargetWebhook {
+			continue
+		}
+		if err := p.CheckURL(ctx, t.URL); err != nil {
+			return fmt.Errorf("bus: rule %s: Targets[%d] (%s): Url: %w", r.Name, i, t.ID, err)
 		}
 	}
 	return nil

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -51,22 +54,43 @@ func TestSignVerify(t *testing.T) {
 // TestAttemptOutcomes checks what becomes of a failed attempt: retried
 // with backoff, or dead when the attempts or the event's age run out.
 func TestAttemptOutcomes(t *testing.T) {
+	var followed atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/busy":
 			w.WriteHeader(http.StatusTooManyRequests)
 		case "/gone":
 			w.WriteHeader(http.StatusGone)
+		case "/redirect":
+			http.Redirect(w, r, "/internal-admin?token=abc", http.StatusTemporaryRedirect)
+		case "/internal-admin":
+			followed.Add(1)
+		case "/slow":
+			io.Copy(io.Discard, r.Body) // so that the server notices when the client goes
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		default:
 			w.WriteHeader(http.StatusBadGateway)
 		}
 	}))
 	defer srv.Close()
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	b := &Bus{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BackoffBase: time.Second, BackoffMax: time.Minute, Now: func() time.Time { return now }}
+	policy, err := egress.New(egress.Options{Allow: []string{"127.0.0.1/32"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bus{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BackoffBase: time.Second, BackoffMax: time.Minute, Now: func() time.Time { return now },
+		Egress: policy, Timeout: 200 * time.Millisecond}
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	one := 1
 	rule := func(path string, p *store.RetryPolicy) map[string]*compiled {
-		cr, err := compile(store.EventRule{Name: "r", EventPattern: []byte(`{}`), Targets: []store.Target{{ID: "w", Type: store.TargetWebhook, URL: srv.URL + path, RetryPolicy: p}}})
+		url := srv.URL + path
+		if strings.HasPrefix(path, "http:") {
+			url = path
+		}
+		cr, err := compile(store.EventRule{Name: "r", EventPattern: []byte(`{}`), Targets: []store.Target{{ID: "w", Type: store.TargetWebhook, URL: url, RetryPolicy: p}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,6 +115,9 @@ func TestAttemptOutcomes(t *testing.T) {
 		{"default 185 retries", rule("/down", nil), d(185, 0), store.DeliveryDead, 502, "gave up after 186 attempts"},
 		{"too old", rule("/down", &store.RetryPolicy{MaximumEventAgeInSeconds: 3600}), d(2, time.Hour), store.DeliveryDead, 502, "older than 1h0m0s"},
 		{"rule deleted", map[string]*compiled{}, d(0, 0), store.DeliveryDead, 0, "deleted"},
+		{"a redirect is not followed", rule("/redirect", nil), d(0, 0), store.DeliveryDead, 307, "redirects are not followed (Location: /internal-admin)"},
+		{"no answer in time is retried", rule("/slow", nil), d(0, 0), store.DeliveryPending, 0, "no answer within 200ms"},
+		{"a refused address is permanent", rule("http://127.0.0.2:"+port+"/x", nil), d(0, 0), store.DeliveryDead, 0, "127.0.0.2, a loopback address"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -106,6 +133,9 @@ func TestAttemptOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }
 

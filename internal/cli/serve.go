@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type serverFlags struct {
 	workers                                   int
 	dbCheck, dbUpdate, lease                  time.Duration
 	account, region, registryHost, secretFile string
+	egressAllow                               []string
+	deliveryTimeout                           time.Duration
 }
 
 func (f *serverFlags) register(fs *pflag.FlagSet, defaultWorkers int) {
@@ -46,6 +49,8 @@ func (f *serverFlags) register(fs *pflag.FlagSet, defaultWorkers int) {
 	fs.StringVar(&f.account, "account", "000000000000", "account id used in ARNs and events")
 	fs.StringVar(&f.region, "region", "local", "region used in ARNs and events")
 	fs.StringVar(&f.registryHost, "registry-host", "", "host[:port] clients use to reach the registry (default from --addr)")
+	fs.StringSliceVar(&f.egressAllow, "egress-allow", nil, "also let webhooks and gate callbacks reach these CIDRs, addresses or host names, which are refused by default if loopback, private or link-local (repeatable; adds to egress.allow)")
+	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 0, "how long one webhook or callback attempt may take before it fails and is retried (default egress.timeout, or 10s)")
 	fs.StringVar(&f.secretFile, "registry-secret-file", "", "file holding the secret that signs registry upload state; processes sharing storage need the same one (default: DATA/registry-secret, created on first start)")
 }
 
@@ -81,6 +86,14 @@ func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
 		cfg.GatePolicies = append(cfg.GatePolicies, pol)
 	}
 	cfg.GateTimeout = a.cfg.Gate.Timeout
+	cfg.EgressAllow = append(slices.Clone(a.cfg.Egress.Allow), f.egressAllow...)
+	cfg.DeliveryTimeout = a.cfg.Egress.Timeout
+	if f.deliveryTimeout != 0 {
+		cfg.DeliveryTimeout = f.deliveryTimeout
+	}
+	if cfg.DeliveryTimeout < 0 {
+		return cfg, usageError{errors.New("--delivery-timeout (or egress.timeout) must not be negative")}
+	}
 	if f.secretFile != "" {
 		b, err := os.ReadFile(f.secretFile)
 		if err != nil {

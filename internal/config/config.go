@@ -36,6 +36,19 @@ type Config struct {
 	Rules []map[string]any `yaml:"rules"`
 	// Gate configures the deployment gate of `vigil serve`.
 	Gate Gate `yaml:"gate"`
+	// Egress says where webhooks and gate callbacks may connect.
+	Egress Egress `yaml:"egress"`
+}
+
+// Egress configures the connections `vigil serve` makes to URLs users
+// give: webhook targets and gate callbacks.
+type Egress struct {
+	// Allow opens what is refused by default (loopback, private,
+	// link-local, CGNAT and metadata addresses): CIDRs ("10.0.0.0/8"),
+	// addresses ("127.0.0.1") or host names ("hooks.internal").
+	Allow []string `yaml:"allow"`
+	// Timeout bounds one delivery attempt at one target (default 10 s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Gate configures the deployment gate.

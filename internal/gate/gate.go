@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -43,8 +44,11 @@ type Gate struct {
 	// Timeout is how long a request waits for a scan when neither the
 	// request nor its policy says (default 30 minutes).
 	Timeout time.Duration
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Egress decides which callback URLs a request may give (nil:
+	// egress.Default()).
+	Egress *egress.Policy
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // MaxTimeout bounds how long any request may wait.
@@ -146,6 +150,13 @@ func (g *Gate) Request(ctx context.Context, in RequestInput) (*store.GateRequest
 		u, err := url.Parse(in.CallbackURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, invalid("callbackUrl %q must be an http or https URL", in.CallbackURL)
+		}
+		p := g.Egress
+		if p == nil {
+			p = egress.Default()
+		}
+		if err := p.CheckURL(ctx, in.CallbackURL); err != nil {
+			return nil, invalid("callbackUrl: %v", err)
 		}
 	}
 	if in.TimeoutSeconds < 0 || time.Duration(in.TimeoutSeconds)*time.Second > MaxTimeout {

@@ -51,7 +51,8 @@ func TestConfigRules(t *testing.T) {
 	open := func(rules []store.EventRule, policies []store.GatePolicy) *server.Server {
 		t.Helper()
 		srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: data, DBDir: dbDir, Workers: 1, TempDir: t.TempDir(),
-			Rules: rules, GatePolicies: policies, BusPoll: 20 * time.Millisecond, Log: testLog(t)})
+			Rules: rules, GatePolicies: policies, BusPoll: 20 * time.Millisecond, Log: testLog(t),
+			EgressAllow: []string{"127.0.0.1/32"}}) // the receiver's address, refused by default
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +124,15 @@ func TestConfigRules(t *testing.T) {
 	bad := store.EventRule{Name: "bad", EventPattern: json.RawMessage(`{"detail":{"n":[{"numeric":["<"]}]}}`)}
 	if _, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: dbDir, Rules: []store.EventRule{bad}, Log: testLog(t)}); err == nil {
 		t.Error("a server started with an invalid rule")
+	}
+	// So does a webhook the egress policy refuses, naming its URL and why.
+	_, err = server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: dbDir, Rules: []store.EventRule{pushes}, Log: testLog(t)})
+	if err == nil || !strings.Contains(err.Error(), rcv.URL) || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("a server with a webhook to %s and no allow-list: %v", rcv.URL, err)
+	}
+	_, err = server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: dbDir, EgressAllow: []string{"10.0.0.0/33"}, Log: testLog(t)})
+	if err == nil || !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Errorf("a server with a bad allow-list entry: %v", err)
 	}
 }
 

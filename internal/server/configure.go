@@ -69,6 +69,9 @@ func (s *Server) configure(ctx context.Context) error {
 		if err := bus.Validate(&r); err != nil {
 			return fmt.Errorf("server: configuration: %w", err)
 		}
+		if err := bus.CheckTargets(ctx, s.egress, &r); err != nil {
+			return fmt.Errorf("server: configuration: %w", err)
+		}
 		if err := s.store.PutEventRule(ctx, r); err != nil {
 			return fmt.Errorf("server: configuration: rule %s: %w", r.Name, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/bus"
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/lifecycle"
@@ -89,6 +90,13 @@ type Config struct {
 	// 250 ms, 1 s and 5 min).
 	BusPoll, BackoffBase, BackoffMax time.Duration
 	Log                              *slog.Logger
+
+	// EgressAllow opens addresses the egress policy refuses by default
+	// to webhooks and gate callbacks (CIDRs, addresses, host names; see
+	// egress.Options); DeliveryTimeout bounds one attempt at one target
+	// (default bus.DefaultTimeout).
+	EgressAllow     []string
+	DeliveryTimeout time.Duration
 }
 
 // Server is a running `vigil serve`.
@@ -107,6 +115,7 @@ type Server struct {
 	gate     *gate.Gate
 	bus      *bus.Bus
 	busWake  chan struct{}
+	egress   *egress.Policy
 	handler  http.Handler
 	tmp      *tempdir.Dir
 }
@@ -135,6 +144,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RegistryHost == "" {
 		cfg.RegistryHost = hostOf(cfg.Addr)
 	}
+	policy, err := egress.New(egress.Options{Allow: cfg.EgressAllow})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	dsn := cfg.Store
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "vigil.db")
@@ -144,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log, store: st,
+		cfg: cfg, log: cfg.Log, store: st, egress: policy,
 		dbs:     &databases{path: filepath.Join(cfg.DBDir, "vulndb.sqlite")},
 		emitter: events.Emitter{Account: cfg.Account, Region: cfg.Region},
 		auth:    &auth.Authenticator{Tokens: st, Disabled: cfg.NoAuth},
@@ -203,11 +216,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.warm = newWarmer(s.analyzer, s.registry, st, cfg.Log)
-	s.gate = &gate.Gate{Store: st, Emitter: s.emitter, Timeout: cfg.GateTimeout, Log: cfg.Log}
+	s.gate = &gate.Gate{Store: st, Emitter: s.emitter, Timeout: cfg.GateTimeout, Egress: policy, Log: cfg.Log}
 	s.busWake = make(chan struct{}, 1)
 	host, _ := os.Hostname()
 	s.bus = &bus.Bus{
-		Store: st, Gate: s.gate, Callbacks: s.gate, Client: &http.Client{Timeout: 30 * time.Second}, Log: cfg.Log,
+		Store: st, Gate: s.gate, Callbacks: s.gate, Egress: policy, Timeout: cfg.DeliveryTimeout, Log: cfg.Log,
 		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomID()[:8]), Lease: time.Minute,
 		Poll: cfg.BusPoll, BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax,
 		Account: cfg.Account, Region: cfg.Region, Wake: s.busWake,
@@ -223,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2/", s.stream.wrap(s.registry))
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
-		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus,
+		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus, Egress: policy,
 		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
 	}))
 	mux.Handle("/", web.New(web.Options{

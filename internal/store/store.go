@@ -212,6 +212,13 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, id string) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
+
+	// Outbound delivery (the bus's per-target lanes).
+
+	// ClaimDeliveryLanes is ClaimDeliveries with bounds per lane (a
+	// rule's target) and per rule, so that a claimer working on each
+	// lane apart never takes more of one lane than it can work on.
+	ClaimDeliveryLanes(ctx context.Context, c LaneClaim) ([]Delivery, error)
 }
 
 // Repository is a registry repository.

@@ -76,7 +76,7 @@ func startLive(t *testing.T, feeds ...string) *liveServer {
 	}
 	srv, err := server.New(ctx, server.Config{
 		Addr: ln.Addr().String(), DataDir: t.TempDir(), Workers: 2, DBDir: dbDir,
-		DBCheck: 200 * time.Millisecond, Lease: 5 * time.Second, TempDir: t.TempDir(),
+		DBCheck: 200 * time.Millisecond, Lease: 5 * time.Second, TempDir: t.TempDir(), EgressAllow: []string{"127.0.0.1/32"},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

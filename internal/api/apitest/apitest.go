@@ -21,6 +21,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/inventory"
@@ -67,7 +68,11 @@ type Option func(*options)
 
 type options struct {
 	noGate bool
+	egress *egress.Policy
 }
+
+// WithEgress gives the server an egress policy other than the default.
+func WithEgress(p *egress.Policy) Option { return func(o *options) { o.egress = p } }
 
 // WithoutGate starts the server without a deployment gate, as a server
 // configured without one.
@@ -119,13 +124,13 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.Fixture = Populate(t, st)
 	if !o.noGate {
 		s.Gate = &gate.Gate{Store: st, Emitter: events.Emitter{Account: Account, Region: Region},
-			Log: slog.New(slog.DiscardHandler)}
+			Egress: o.egress, Log: slog.New(slog.DiscardHandler)}
 	}
 	s.Server = httptest.NewServer(api.New(api.Options{
 		Store: st, Auth: &auth.Authenticator{Tokens: st},
 		ApplyRules: s.Rules.apply(st),
 		Account:    Account, Region: Region,
-		Gate: s.Gate, Wake: s.wake,
+		Gate: s.Gate, Wake: s.wake, Egress: o.egress,
 		Now: func() time.Time { return Now },
 	}))
 	t.Cleanup(s.Server.Close)

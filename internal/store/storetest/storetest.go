@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateGateRequest", testUpdateGateRequest},
 		{"GateDecisions", testGateDecisions},
 		{"Sessions", testSessions},
+		{"DeliveryLanes", testDeliveryLanes},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
@@ -92,6 +93,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 	t.Run("dispatch", func(t *testing.T) { dispatchConcurrently(t, []store.Store{a, b, a, b}) })
 	t.Run("claim deliveries", func(t *testing.T) { claimConcurrently(t, []store.Store{a, b, a, b}) })
 	t.Run("sessions", func(t *testing.T) { sharedSessions(t, a, b) })
+	t.Run("claim delivery lanes", func(t *testing.T) { claimLanesConcurrently(t, []store.Store{a, b, a, b}) })
 }
 
 // base is the suite's clock: whole milliseconds, as the stores keep.
