@@ -260,7 +260,7 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := query(r, []string{"image"})
+	q := query(r, []string{"image", "platform"})
 	if q.err != nil {
 		return q.err
 	}
@@ -273,22 +273,25 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 	if digest == "" {
 		im, err := h.opts.Store.ImageByTag(ctx, ref.Repository, ref.Tag)
 		if errors.Is(err, store.ErrNotFound) {
-			return errorf(http.StatusNotFound, "image %s:%s not found", ref.Repository, ref.Tag)
+			return h.checkDeletedTag(w, r, g, ref)
 		}
 		if err != nil {
 			return err
 		}
 		digest = im.Digest
 	}
-	j, err := g.Judge(ctx, ref.Repository, digest)
+	j, err := g.JudgePlatform(ctx, ref.Repository, digest, q.get("platform"))
 	if err != nil {
 		return err
 	}
-	if j.Image == nil {
+	if j.Image == nil && !j.Ready {
 		return errorf(http.StatusNotFound, "image %s@%s not found", ref.Repository, digest)
 	}
 	resp := gate.Check{Repository: ref.Repository, Digest: digest, Ready: j.Ready, Decision: j.Decision,
-		Policy: j.Policy.Name, Reason: j.Reason, ScanStatus: j.Image.ScanStatus, Findings: j.Findings, Counts: j.Counts}
+		Policy: j.Policy.Name, Reason: j.Reason, Findings: j.Findings, Counts: j.Counts}
+	if j.Image != nil {
+		resp.ScanStatus = j.Image.ScanStatus
+	}
 	if !j.Ready {
 		resp.Decision = store.Rejected
 		resp.Reason = "Rejected by policy " + j.Policy.Name + ": the image is not scanned yet (" + j.Image.ScanStatus + ")"
@@ -297,4 +300,23 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 		resp.Findings = []store.GateFinding{}
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// checkDeletedTag answers a check of a tag the store does not hold: a
+// rejection saying so when the tag was deleted, else 404.
+func (h *handler) checkDeletedTag(w http.ResponseWriter, r *http.Request, g *gate.Gate, ref gate.Reference) error {
+	d, err := h.opts.Store.Deletion(r.Context(), ref.Repository, ref.Tag)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "image %s:%s not found", ref.Repository, ref.Tag)
+	}
+	if err != nil {
+		return err
+	}
+	p, err := g.Policy(r.Context(), ref.Repository)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, gate.Check{Repository: ref.Repository, Digest: d.Digest, Ready: true,
+		Decision: store.Rejected, Policy: p.Name, Reason: "Rejected by policy " + p.Name + ": " + gate.DeletedTagReason(d),
+		ScanStatus: "DELETED", Findings: []store.GateFinding{}})
 }

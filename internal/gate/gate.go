@@ -192,6 +192,13 @@ func (g *Gate) Request(ctx context.Context, in RequestInput) (*store.GateRequest
 			r.Digest = im.Digest
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
+		default:
+			// A deleted tag is judged (and rejected), not waited for.
+			if d, err := g.Store.Deletion(ctx, r.Repository, r.Tag); err == nil {
+				r.Digest = d.Digest
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
 		}
 	}
 	if err := g.Store.CreateGateRequest(ctx, r); err != nil {
@@ -220,8 +227,13 @@ type Judgement struct {
 	Verdict
 }
 
-// Judge applies the image's policy to its current state.
+// Judge applies the image's policy to its current state; an index is
+// judged by every image it holds.
 func (g *Gate) Judge(ctx context.Context, repository, digest string) (Judgement, error) {
+	return g.judge(ctx, repository, digest, "")
+}
+
+func (g *Gate) judge(ctx context.Context, repository, digest, platform string) (Judgement, error) {
 	p, err := g.policy(ctx, repository)
 	if err != nil {
 		return Judgement{}, err
@@ -229,12 +241,18 @@ func (g *Gate) Judge(ctx context.Context, repository, digest string) (Judgement,
 	j := Judgement{Policy: p}
 	im, err := g.Store.Image(ctx, repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return j, nil
+		return g.judgeDeleted(ctx, j, repository, digest)
 	}
 	if err != nil {
 		return j, err
 	}
 	j.Image = im
+	if len(im.Children) > 0 {
+		return g.judgeIndex(ctx, j, platform)
+	}
+	if pj, other := judgeOnePlatform(j, platform); other {
+		return pj, nil
+	}
 	onFailure := func(action, trigger, why string) {
 		j.Ready = true
 		j.Trigger = trigger
@@ -303,6 +321,9 @@ func (g *Gate) settle(ctx context.Context, id, trigger string) error {
 		return nil
 	}
 	j, err := g.Judge(ctx, r.Repository, r.Digest)
+	if err == nil {
+		j, err = g.tagDeleted(ctx, r, j)
+	}
 	if err != nil || !j.Ready {
 		return err
 	}
@@ -325,6 +346,9 @@ func (g *Gate) redecide(ctx context.Context, id string) error {
 		return err
 	}
 	j, err := g.Judge(ctx, r.Repository, r.Digest)
+	if err == nil {
+		j, err = g.tagDeleted(ctx, r, j)
+	}
 	if err != nil || !j.Ready {
 		return err
 	}
@@ -468,6 +492,9 @@ func (g *Gate) HandleEvent(ctx context.Context, envelope []byte) error {
 		var d events.ImageAction
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return fmt.Errorf("gate: event detail: %w", err)
+		}
+		if d.ActionType == "DELETE" && d.Result == "SUCCESS" {
+			return g.imageDeleted(ctx, d)
 		}
 		if d.ActionType != "PUSH" || d.Result != "SUCCESS" || d.ImageTag == "" {
 			return nil

@@ -32,6 +32,9 @@ type Pushed struct {
 	Platform string
 	// Children are the manifest digests an index lists.
 	Children []string
+	// ChildPlatforms are, in the same order, the platforms
+	// ("os/arch[/variant]") the index gives them, "" where it gives none.
+	ChildPlatforms []string
 	// Layers are an image manifest's layers, base first.
 	Layers []Descriptor
 }
@@ -71,6 +74,11 @@ type descriptorJSON struct {
 	MediaType string        `json:"mediaType"`
 	Digest    digest.Digest `json:"digest"`
 	Size      int64         `json:"size"`
+	Platform  *struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	} `json:"platform"`
 }
 
 func isIndex(mediaType string, m *manifestJSON) bool {
@@ -108,6 +116,11 @@ func (r *Registry) pushed(ctx context.Context, rt route, d string) (Pushed, erro
 	if isIndex(mediaType, &m) {
 		for _, c := range m.Manifests {
 			p.Children = append(p.Children, c.Digest.String())
+			pl := ""
+			if c.Platform != nil {
+				pl = platform(c.Platform.OS, c.Platform.Architecture, c.Platform.Variant)
+			}
+			p.ChildPlatforms = append(p.ChildPlatforms, pl)
 		}
 		return p, nil
 	}

@@ -39,6 +39,20 @@ var (
 	ErrNotFound = errors.New("registry: manifest not found")
 )
 
+// ReferencedError refuses to delete a manifest that an image index in the
+// same repository lists, as ECR refuses it (ImageReferencedByManifestList):
+// deleting it would leave the index naming a manifest that is gone.
+type ReferencedError struct {
+	Repository, Digest string
+	// Index is the digest of an index that lists Digest.
+	Index string
+}
+
+func (e *ReferencedError) Error() string {
+	return "manifest " + e.Repository + "@" + e.Digest + " is referenced by the image index " +
+		e.Repository + "@" + e.Index + " (ImageReferencedByManifestList): delete the index first"
+}
+
 // Options configure a Registry.
 type Options struct {
 	// Storage: exactly one of FilesystemRoot or S3.
@@ -65,9 +79,18 @@ type Options struct {
 	// the 202 is sent; if it fails the client gets a 500. It is also called
 	// when the manifest to delete is not found, because that is what the
 	// client's retry after such a 500 finds: it must accept deletions of
-	// what it never recorded. Deleting a tag (DELETE …/manifests/TAG) only
-	// untags and is not reported.
+	// what it never recorded. Deleting a tag is reported to OnUntag.
 	OnDelete func(ctx context.Context, repository, digest string) error
+	// BeforeDelete is asked before a manifest is deleted by digest. An
+	// error wrapping a *ReferencedError refuses the deletion with a 409
+	// naming the index that needs the manifest; any other error is a 500.
+	BeforeDelete func(ctx context.Context, repository, digest string) error
+	// OnUntag is called when a tag has been deleted (DELETE
+	// …/manifests/TAG removes the tag and keeps the manifest it named),
+	// before the 202 is sent; digest is the manifest the tag named, ""
+	// when the tag was already gone (as the client's retry after a failed
+	// OnUntag finds it). If it fails the client gets a 500.
+	OnUntag func(ctx context.Context, repository, tag, digest string) error
 	// OnPull is told of each successful manifest GET after the response
 	// has been flushed. It runs on the request's goroutine: it must not
 	// block.

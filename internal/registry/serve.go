@@ -82,10 +82,13 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	switch {
-	case rt.name == v2.RouteNameManifest && req.Method == http.MethodPut && r.opts.OnPush != nil:
+	case rt.name == v2.RouteNameManifest && req.Method == http.MethodPut:
 		r.putManifest(w, req, rt)
-	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && r.opts.OnDelete != nil && isDigest(rt.reference):
+	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && isDigest(rt.reference) &&
+		(r.opts.OnDelete != nil || r.opts.BeforeDelete != nil):
 		r.deleteManifest(w, req, rt)
+	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && r.opts.OnUntag != nil && isTag(rt.reference):
+		r.untag(w, req, rt)
 	case rt.name == v2.RouteNameManifest && req.Method == http.MethodGet && r.opts.OnPull != nil:
 		r.observe(w, req, http.StatusOK, func(d string) { r.opts.OnPull(rt.repository, d) })
 	case (rt.name == v2.RouteNameBlobUpload || rt.name == v2.RouteNameBlobUploadChunk) &&
@@ -155,10 +158,19 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return
 	}
 	if len(body) > maxManifestBody {
-		r.serveError(w, req, errcode.ErrorCodeManifestInvalid.WithMessage(fmt.Sprintf("manifest larger than %d bytes", maxManifestBody)), nil)
+		r.serveStatus(w, req, http.StatusRequestEntityTooLarge,
+			errcode.ErrorCodeManifestInvalid.WithMessage(fmt.Sprintf("manifest larger than %d bytes", maxManifestBody)))
+		return
+	}
+	if e := checkManifest(rt.reference, body); e != nil {
+		r.serveError(w, req, *e, nil)
 		return
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
+	if r.opts.OnPush == nil {
+		r.app.ServeHTTP(w, req)
+		return
+	}
 	before, err := r.snapshot(req.Context(), rt, digest.FromBytes(body))
 	if err != nil {
 		r.serveError(w, req, errcode.ErrorCodeUnknown.WithMessage("reading the repository failed"), err)
@@ -271,6 +283,16 @@ func (r *Registry) undo(ctx context.Context, s *repoState) error {
 // deleteManifest deletes a manifest through the library, holding back its
 // answer until OnDelete has recorded the deletion.
 func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route) {
+	if r.opts.BeforeDelete != nil {
+		if err := r.opts.BeforeDelete(req.Context(), rt.repository, rt.reference); err != nil {
+			r.refuseDelete(w, req, err)
+			return
+		}
+	}
+	if r.opts.OnDelete == nil {
+		r.app.ServeHTTP(w, req)
+		return
+	}
 	held := newHeldResponse()
 	r.app.ServeHTTP(held, req)
 	// A manifest already gone is reported too: the client may be retrying

@@ -25,11 +25,11 @@ func gateRule(now time.Time) store.EventRule {
 		map[string]any{"source": []string{events.SourceInspector}, "detail-type": []string{events.InspectorCoverage},
 			"detail": map[string]any{"scanStatus": map[string]any{"statusCodeValue": []string{events.CoverageInactive}}}},
 		map[string]any{"source": []string{events.SourceECR}, "detail-type": []string{events.ECRImageAction},
-			"detail": map[string]any{"action-type": []string{"PUSH"}}},
+			"detail": map[string]any{"action-type": []string{"PUSH", "DELETE"}}},
 	}})
 	return store.EventRule{
 		Name:         GateRuleName,
-		Description:  "Routes completed scans, failed or unsupported scans and pushes to the deployment gate",
+		Description:  "Routes completed scans, failed or unsupported scans, pushes and deletions to the deployment gate",
 		EventPattern: p, State: "ENABLED", ManagedBy: "builtin",
 		Targets:   []store.Target{{ID: "gate", Type: store.TargetGate}},
 		CreatedAt: now, UpdatedAt: now,

@@ -51,6 +51,7 @@ func (s *Server) onPush(ctx context.Context, p registry.Pushed) error {
 	push := store.Push{
 		Repository: p.Repository, Digest: p.Digest, MediaType: p.MediaType, ArtifactType: p.ArtifactType,
 		ConfigDigest: p.ConfigDigest, Tag: p.Tag, Size: p.Size, Platform: p.Platform, At: now,
+		Children: children(p),
 	}
 	action, err := s.emitter.PushEvent("PUSH", events.ImageAction{
 		RepositoryName: p.Repository, ImageDigest: p.Digest, ImageTag: p.Tag,
@@ -100,15 +101,24 @@ func scannable(p registry.Pushed) bool {
 	return len(p.Children) == 0 && (imageConfigTypes[p.ArtifactType] || p.ArtifactType == "" && strings.Contains(p.MediaType, "manifest"))
 }
 
-// onDelete records a deleted manifest: its findings close.
+// onDelete records a deleted manifest: its tags go, its findings close,
+// and an "ECR Image Action" DELETE is sent for each tag it had (one without
+// a tag when it had none).
 func (s *Server) onDelete(ctx context.Context, repository, digest string) error {
-	ev, err := s.emitter.PushEvent("DELETE", events.ImageAction{RepositoryName: repository, ImageDigest: digest})
+	im, err := s.store.Image(ctx, repository, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // never recorded, or already deleted: nothing to close
+	}
 	if err != nil {
 		return err
 	}
-	err = s.store.RecordDelete(ctx, repository, digest, time.Now().UTC(), []store.Event{ev})
+	evs, err := s.deleteEvents(im)
+	if err != nil {
+		return err
+	}
+	err = s.store.RecordDelete(ctx, repository, digest, time.Now().UTC(), evs)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // never recorded: nothing to close
+		return nil // deleted meanwhile by another request
 	}
 	return err
 }

@@ -184,6 +184,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnBlob:    s.onBlob,
 		Logger:    cfg.Log,
 	}
+	// Registry state: tag deletion and index references.
+	ropts.OnUntag, ropts.BeforeDelete = s.onUntag, s.beforeDelete
 	if cfg.S3 != nil {
 		ropts.S3 = cfg.S3
 	} else {

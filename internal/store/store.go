@@ -219,6 +219,40 @@ type Store interface {
 	// rule's target) and per rule, so that a claimer working on each
 	// lane apart never takes more of one lane than it can work on.
 	ClaimDeliveryLanes(ctx context.Context, c LaneClaim) ([]Delivery, error)
+
+	// Registry state: deleted tags, and the images an index lists (which
+	// RecordPush records from Push.Children and Image reports).
+
+	// RecordUntag removes a tag, whatever image it names, notes its
+	// deletion and appends the events, in one transaction; ErrNotFound
+	// (and nothing written) when the repository has no such tag.
+	RecordUntag(ctx context.Context, repository, tag string, at time.Time, events []Event) error
+	// IndexesOf lists the digests of the indexes in a repository that
+	// list the manifest digest.
+	IndexesOf(ctx context.Context, repository, digest string) ([]string, error)
+	// Deletion tells when a tag or a digest of a repository was deleted;
+	// ErrNotFound when it was not, or has been pushed again since.
+	Deletion(ctx context.Context, repository, ref string) (*Deletion, error)
+}
+
+// Child is a manifest an image index lists, with that manifest's state in
+// the repository when the repository holds it.
+type Child struct {
+	Digest string `json:"digest"`
+	// Platform is "os/arch[/variant]" as the index gives it.
+	Platform string `json:"platform,omitempty"`
+	// Image is the child as stored; nil when the repository does not
+	// hold it.
+	Image *Image `json:"image,omitempty"`
+}
+
+// Deletion is a tag or digest deleted from a repository.
+type Deletion struct {
+	Repository string `json:"repository"`
+	// Ref is the tag or digest deleted; Digest the manifest it named.
+	Ref       string    `json:"ref"`
+	Digest    string    `json:"digest"`
+	DeletedAt time.Time `json:"deletedAt"`
 }
 
 // Repository is a registry repository.
@@ -244,7 +278,9 @@ type Push struct {
 	Size         int64  // manifest plus referenced blobs
 	Platform     string // "linux/amd64", from the config when known
 	At           time.Time
-	Events       []Event
+	// Children are the manifests an index lists, in its order.
+	Children []Child
+	Events   []Event
 	// Job, when set, is enqueued in the same transaction.
 	Job *Job
 }
@@ -276,6 +312,8 @@ type Image struct {
 	InventoryHash string `json:"inventoryHash,omitempty"`
 	// Counts are the image's ACTIVE findings per severity.
 	Counts Counts `json:"counts"`
+	// Children are, for an image index, the manifests it lists.
+	Children []Child `json:"children,omitempty"`
 }
 
 // Counts are finding counts per severity.

@@ -41,6 +41,9 @@ func (s *Store) RecordPush(ctx context.Context, p store.Push) error {
 			p.Repository, p.Digest, p.MediaType, p.ArtifactType, p.ConfigDigest, p.Size, p.Platform, at, store.ScanPending); err != nil {
 			return s.dbErr("push: image", err)
 		}
+		if err := s.recordChildren(ctx, tx, p); err != nil {
+			return err
+		}
 		if p.Tag != "" {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tags (repository, tag, digest) VALUES (?, ?, ?)
 				ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`),
@@ -106,6 +109,9 @@ func (s *Store) RecordDelete(ctx context.Context, repository, digest string, at 
 				ms(at), blob(closeData(c.data, at)), c.id); err != nil {
 				return s.dbErr("delete image: close finding", err)
 			}
+		}
+		if err := s.recordDeletion(ctx, tx, repository, digest, at); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repository = ? AND digest = ?`), repository, digest); err != nil {
 			return s.dbErr("delete image: tags", err)
@@ -369,7 +375,11 @@ func (s *Store) decorate(ctx context.Context, q queryer, ims []store.Image) erro
 			addCount(&im.Counts, sev, n)
 		}
 	}
-	return s.dbErr("image counts", rows.Err())
+	if err := rows.Err(); err != nil {
+		return s.dbErr("image counts", err)
+	}
+	rows.Close()
+	return s.decorateChildren(ctx, q, ims)
 }
 
 // tagsOf returns the sorted tags of images given as VALUES rows.

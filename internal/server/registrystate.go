@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/events"
+	"github.com/vigilsec/vigil/internal/registry"
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// children are the manifests a pushed index lists.
+func children(p registry.Pushed) []store.Child {
+	var out []store.Child
+	for i, d := range p.Children {
+		c := store.Child{Digest: d}
+		if i < len(p.ChildPlatforms) {
+			c.Platform = p.ChildPlatforms[i]
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// deleteEvents are the "ECR Image Action" DELETE events of a deleted
+// image: ECR names the tag deleted, so one per tag, or one without a tag
+// for an untagged image.
+func (s *Server) deleteEvents(im *store.Image) ([]store.Event, error) {
+	tags := im.Tags
+	if len(tags) == 0 {
+		tags = []string{""}
+	}
+	var evs []store.Event
+	for _, t := range tags {
+		ev, err := s.emitter.PushEvent("DELETE", events.ImageAction{RepositoryName: im.Repository, ImageDigest: im.Digest,
+			ImageTag: t, ManifestMediaType: im.MediaType, ArtifactMediaType: im.ArtifactType})
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// onUntag records a deleted tag: it goes from the store at once, with an
+// "ECR Image Action" DELETE naming it. The image it named stays, as it
+// stays in the registry, pullable by digest.
+func (s *Server) onUntag(ctx context.Context, repository, tag, digest string) error {
+	a := events.ImageAction{RepositoryName: repository, ImageDigest: digest, ImageTag: tag}
+	if digest == "" {
+		// A retry after a failed record: the store still knows the tag.
+		im, err := s.store.ImageByTag(ctx, repository, tag)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // never recorded, or recorded already
+		}
+		if err != nil {
+			return err
+		}
+		a.ImageDigest = im.Digest
+	}
+	if im, err := s.store.Image(ctx, repository, a.ImageDigest); err == nil {
+		a.ManifestMediaType, a.ArtifactMediaType = im.MediaType, im.ArtifactType
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ev, err := s.emitter.PushEvent("DELETE", a)
+	if err != nil {
+		return err
+	}
+	err = s.store.RecordUntag(ctx, repository, tag, time.Now().UTC(), []store.Event{ev})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// beforeDelete refuses to delete a manifest that an index in the same
+// repository lists, as ECR does.
+func (s *Server) beforeDelete(ctx context.Context, repository, digest string) error {
+	idx, err := s.store.IndexesOf(ctx, repository, digest)
+	if err != nil {
+		return err
+	}
+	if len(idx) > 0 {
+		return &registry.ReferencedError{Repository: repository, Digest: digest, Index: idx[0]}
+	}
+	return nil
+}
