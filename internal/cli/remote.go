@@ -166,7 +166,7 @@ func (a *app) imagesCmd() *cobra.Command {
 			}
 			a.more(page.NextToken, "images")
 			return a.out(&f, page, func(w io.Writer) {
-				fmt.Fprintln(w, "REPOSITORY\tTAGS\tDIGEST\tSTATUS\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tTOTAL\tPUSHED")
+				fmt.Fprintln(w, "REPOSITORY\tTAGS\tDIGEST\tSTATUS\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tTOTAL\tPUSHED\tREASON")
 				for _, im := range page.Images {
 					tags := strings.Join(im.Tags, ",")
 					if tags == "" {
@@ -179,7 +179,7 @@ func (a *app) imagesCmd() *cobra.Command {
 						// zeros that read as "clean".
 						counts = "-\t-\t-\t-\t-\t-"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", im.Repository, tags, shortDigest(im.Digest), im.ScanStatus, counts, when(im.PushedAt))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", im.Repository, tags, shortDigest(im.Digest), im.ScanStatus, counts, when(im.PushedAt), scanWhy(im))
 				}
 			})
 		},

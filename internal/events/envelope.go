@@ -197,7 +197,8 @@ func (e Emitter) CoverageEvent(repository, digest, status, reason string) (store
 }
 
 // FindingEvent carries one Inspector finding as its detail; resources
-// name the image. The finding's timestamps are rewritten in AWS's
+// name the image. The finding's timestamps, nested ones included
+// (pushedAt, vendorCreatedAt, lastKnownExploitAt…), are rewritten in AWS's
 // EventBridge form ("Wed Sep 04 16:55:38.411 UTC 2024") as AWS does
 // inside event details.
 func (e Emitter) FindingEvent(repository, digest string, finding json.RawMessage) (store.Event, error) {
@@ -205,12 +206,7 @@ func (e Emitter) FindingEvent(repository, digest string, finding json.RawMessage
 	if err := json.Unmarshal(finding, &m); err != nil {
 		return store.Event{}, fmt.Errorf("events: finding: %w", err)
 	}
-	for _, k := range []string{"firstObservedAt", "lastObservedAt", "updatedAt"} {
-		if v, ok := m[k].(float64); ok {
-			sec := int64(v)
-			m[k] = DetailTime(time.Unix(sec, int64((v-float64(sec))*1e9)))
-		}
-	}
+	detailTimes(m)
 	return e.Event(SourceInspector, InspectorFinding, []string{e.RepositoryARN(repository) + "/" + digest}, m)
 }
 

@@ -63,8 +63,9 @@ import (
 //     the account id; repositoryName comes from the image reference;
 //     imageHash is the manifest digest, empty for a root filesystem,
 //     which has none;
-//     pushedAt is the image's creation time from its config (Vigil does
-//     not know when it was pushed); platform is derived from the
+//     pushedAt is when the image was pushed to Vigil's registry, or for
+//     an image scanned from elsewhere (which was never pushed to Vigil)
+//     its creation time from its config; platform is derived from the
 //     distribution (DEBIAN_12, ALPINE_LINUX_3_20). author, lastInUseAt
 //     and inUseCount are left out: the report does not have them.
 type InspectorFinding struct {
@@ -451,7 +452,7 @@ func inspectorResource(r *scan.Report, opts Options) InspectorResource {
 		Registry:       opts.AccountID,
 		ImageHash:      r.Subject.Digest,
 		ImageTags:      append([]string{}, n.Tags...),
-		PushedAt:       epochPtr(r.Subject.Created),
+		PushedAt:       epochPtr(pushedAt(r, opts)),
 		Architecture:   architecture(r.Subject.Platform),
 		Platform:       platformOf(r.Distro),
 	}
@@ -474,4 +475,13 @@ func ImageARN(r *scan.Report, opts Options) string {
 		arn += "/" + d
 	}
 	return arn
+}
+
+// pushedAt is the push time when the caller knows it, else the image's
+// creation time.
+func pushedAt(r *scan.Report, opts Options) time.Time {
+	if !opts.PushedAt.IsZero() {
+		return opts.PushedAt
+	}
+	return r.Subject.Created
 }

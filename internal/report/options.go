@@ -31,6 +31,10 @@ type Options struct {
 	// Color turns on ANSI colors in the table; the other formats
 	// ignore it.
 	Color bool
+	// PushedAt is when the image was pushed to Vigil's registry, the
+	// pushedAt of Inspector findings; zero for an image scanned from
+	// elsewhere, whose findings give its creation time instead.
+	PushedAt time.Time
 }
 
 // The account and region Vigil uses when none is configured.

@@ -87,3 +87,17 @@ func (s *Server) beforeDelete(ctx context.Context, repository, digest string) er
 	}
 	return nil
 }
+
+// warnNoDatabase says at start, naming the command that fixes it, that
+// without a vulnerability database no image can be scanned.
+func (s *Server) warnNoDatabase() {
+	if !s.dbs.built().IsZero() {
+		return
+	}
+	msg := "no vulnerability database: every scan fails (and says so) until one is installed"
+	if s.cfg.DBUpdate > 0 {
+		msg = "no vulnerability database yet: scans fail (and say so) until the first download, every " + s.cfg.DBUpdate.String() + ", has built one"
+	}
+	s.log.Warn(msg, "db-dir", s.cfg.DBDir,
+		"fix", "run `vigil db update --db-dir "+s.cfg.DBDir+"`, or `vigil db import --db-dir "+s.cfg.DBDir+" DIR` on a host without Internet access")
+}

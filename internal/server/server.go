@@ -233,6 +233,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if _, err := s.dbs.refresh(ctx); err != nil {
 		cfg.Log.Warn("vulnerability database unreadable", "err", err)
 	}
+	s.warnNoDatabase()
 	mux := http.NewServeMux()
 	s.stream = newStreamer(s.warm)
 	mux.Handle("/v2/", s.stream.wrap(s.registry))

@@ -262,7 +262,7 @@ func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, su
 	}
 	r := &scan.Report{Subject: subject, Distro: inv.Distro, Packages: inv.Packages, Findings: findings,
 		Database: &scan.Database{Path: db.Path(), Built: db.Built()}, Time: w.now()}
-	return lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time})
+	return lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time, PushedAt: im.PushedAt})
 }
 
 // apply writes observed findings for one image.

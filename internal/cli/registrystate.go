@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// maxWhy bounds the reason `vigil images list` prints in its table; the
+// whole message is in --json.
+const maxWhy = 300
+
+// scanWhy is why an image has no completed scan (the coverage reason and
+// the message that says more), "-" when it has one or is still waiting.
+func scanWhy(im store.Image) string {
+	switch im.ScanStatus {
+	case store.ScanFailed, store.ScanUnsupported, store.ScanInactive:
+	default:
+		return "-"
+	}
+	why := im.ScanReason
+	if im.ScanMessage != "" {
+		if why != "" {
+			why += ": "
+		}
+		why += strings.Join(strings.Fields(im.ScanMessage), " ")
+	}
+	if why == "" {
+		return "-"
+	}
+	if r := []rune(why); len(r) > maxWhy {
+		why = string(r[:maxWhy]) + "…"
+	}
+	return why
+}
