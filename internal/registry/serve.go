@@ -24,6 +24,7 @@ type route struct {
 	name       string // v2.RouteName…, or "referrers", or "" when unknown
 	repository string
 	reference  string // manifest tag or digest
+	blob       string // blob digest
 }
 
 // referrersPath matches the OCI referrers API, which this version of the
@@ -36,7 +37,7 @@ var referrersPath = regexp.MustCompile(`^/v2/(.+)/referrers/([^/]+)$`)
 func (r *Registry) match(req *http.Request) route {
 	var m mux.RouteMatch
 	if r.router.Match(req, &m) && m.Route != nil {
-		return route{name: m.Route.GetName(), repository: m.Vars["name"], reference: m.Vars["reference"]}
+		return route{name: m.Route.GetName(), repository: m.Vars["name"], reference: m.Vars["reference"], blob: m.Vars["digest"]}
 	}
 	if sm := referrersPath.FindStringSubmatch(req.URL.Path); sm != nil {
 		return route{name: "referrers", repository: sm[1]}
@@ -80,6 +81,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if from := req.FormValue("from"); from != "" && !r.authorized(w, req, "pull", from) {
 			return
 		}
+	}
+	if e := checkReference(rt); e != nil {
+		r.serveError(w, req, *e, nil)
+		return
 	}
 	switch {
 	case rt.name == v2.RouteNameManifest && req.Method == http.MethodPut:

@@ -31,12 +31,10 @@ type descriptorCheck struct {
 // Vigil would have to fetch from a third party to scan). A body that is
 // not JSON is left to the library, which refuses it as MANIFEST_INVALID.
 func checkManifest(ref string, body []byte) *errcode.Error {
-	if !isTag(ref) {
-		if _, err := digest.Parse(ref); err != nil {
-			e := errcode.ErrorCodeDigestInvalid.WithMessage(fmt.Sprintf("reference %q is neither a tag nor a digest: %v", ref, err)).
-				WithDetail(map[string]string{"digest": ref})
-			return &e
-		}
+	if d, err := digest.Parse(ref); err == nil && d.Algorithm().FromBytes(body) != d {
+		e := errcode.ErrorCodeDigestInvalid.WithMessage(fmt.Sprintf("the manifest's %s digest is %s, not %s", d.Algorithm(), d.Algorithm().FromBytes(body), d)).
+			WithDetail(map[string]string{"digest": ref})
+		return &e
 	}
 	var m struct {
 		Config    *descriptorCheck  `json:"config"`
@@ -76,6 +74,27 @@ func checkManifest(ref string, body []byte) *errcode.Error {
 				WithDetail(map[string]string{"digest": d.d.Digest})
 			return &e
 		}
+	}
+	return nil
+}
+
+// checkReference refuses a manifest reference that is neither a tag nor
+// a digest of a known algorithm, and a blob digest that is not one, before
+// the library sees (and logs) them.
+func checkReference(rt route) *errcode.Error {
+	ref, what := rt.reference, "reference"
+	if rt.blob != "" {
+		ref, what = rt.blob, "blob digest"
+	} else if ref == "" || isTag(ref) {
+		return nil
+	}
+	if _, err := digest.Parse(ref); err != nil {
+		msg := fmt.Sprintf("%s %q is not a digest: %v", what, ref, err)
+		if what == "reference" {
+			msg = fmt.Sprintf("reference %q is neither a tag nor a digest: %v", ref, err)
+		}
+		e := errcode.ErrorCodeDigestInvalid.WithMessage(msg).WithDetail(map[string]string{"digest": ref})
+		return &e
 	}
 	return nil
 }
