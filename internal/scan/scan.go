@@ -147,6 +147,9 @@ func Score(ctx context.Context, db Enricher, found []*match.Finding) ([]*Finding
 				in.VendorSeverity = a.VendorSeverity
 			}
 		}
+		if err := mergeAliases(ctx, db, f, &in); err != nil {
+			return nil, err
+		}
 		for _, cve := range f.CVEs() {
 			e, err := db.EPSS(ctx, cve)
 			if err != nil {
@@ -188,7 +191,7 @@ func Score(ctx context.Context, db Enricher, found []*match.Finding) ([]*Finding
 		if m.Fix == match.Fixed {
 			in.FixAvailable = "YES"
 		}
-		f.CVSS = append(append([]vuln.Severity(nil), in.Vendor...), in.NVD...)
+		f.CVSS = append(append(append([]vuln.Severity(nil), in.Vendor...), in.NVD...), in.Alias...)
 		f.Score = score.Score(in)
 		out = append(out, f)
 	}
@@ -295,4 +298,87 @@ func Sort(fs []*Finding) {
 		}
 		return a.Finding.Package.PURL < b.Finding.Package.PURL
 	})
+}
+
+// aliasLookup finds the records that name a vulnerability under another
+// id; *vulndb.DB has it.
+type aliasLookup interface {
+	Aliased(ctx context.Context, id string) ([]string, error)
+	Advisory(ctx context.Context, id string) (*vuln.Advisory, error)
+}
+
+// mergeAliases joins to a finding the GitHub advisories (GHSA) that name
+// one of its CVEs but did not match the package themselves — a Debian
+// package's CVE is often a GHSA of its upstream's ecosystem — so that
+// their CVSS vectors can score it (score.Input.Alias). A distribution's
+// notice without a CVE of its own (DSA-5283-1) is a fix of the CVEs it
+// names: their GHSAs are related to it, and it scores as the worst of
+// them.
+func mergeAliases(ctx context.Context, db Enricher, f *Finding, in *score.Input) error {
+	al, ok := db.(aliasLookup)
+	if !ok {
+		return nil
+	}
+	cves, notice := f.CVEs(), false
+	if len(cves) == 0 {
+		for _, id := range f.Related {
+			if strings.HasPrefix(id, "CVE-") {
+				cves, notice = append(cves, id), true
+			}
+		}
+	}
+	have := map[string]bool{f.ID: true}
+	for _, id := range append(append([]string(nil), f.Aliases...), f.Related...) {
+		have[id] = true
+	}
+	matched := map[string]bool{}
+	for _, a := range f.Advisories {
+		matched[a.ID] = true
+	}
+	var vectors []vuln.Severity
+	for _, cve := range cves {
+		ids, err := al.Aliased(ctx, cve)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !strings.HasPrefix(id, "GHSA-") || matched[id] {
+				continue
+			}
+			matched[id] = true
+			a, err := al.Advisory(ctx, id)
+			if err != nil {
+				return err
+			}
+			if a == nil || a.Withdrawn != nil {
+				continue
+			}
+			vectors = append(vectors, a.Severity...)
+			if have[id] {
+				continue
+			}
+			have[id] = true
+			if notice {
+				f.Related = append(f.Related, id)
+			} else {
+				f.Aliases = append(f.Aliases, id)
+			}
+		}
+	}
+	if notice {
+		// The first vector of a rank wins: put the worst first.
+		sort.SliceStable(vectors, func(i, j int) bool { return baseOf(vectors[i]) > baseOf(vectors[j]) })
+	}
+	in.Alias = append(in.Alias, vectors...)
+	sort.Strings(f.Aliases)
+	sort.Strings(f.Related)
+	return nil
+}
+
+func baseOf(s vuln.Severity) float64 {
+	c, err := score.FromSeverity(s)
+	if err != nil {
+		return -1
+	}
+	return c.BaseScore
 }

@@ -13,12 +13,14 @@
 //     is why Inspector starts there too;
 //  2. NVD's primary CVSS v3.x (scored by nvd@nist.gov), then NVD's
 //     secondary v3.x (the CNA's, which is all NVD holds for CVEs it has
-//     not analysed yet);
-//  3. CVSS v4.0, the vendor's then NVD's, when no v3 vector exists: v4
+//     not analysed yet), then the v3.x of an alias's record that did not
+//     match the package itself (the GitHub advisory of a CVE that a
+//     Debian advisory fixed; ScoreSource ALIAS);
+//  3. CVSS v4.0, the vendor's, NVD's, then an alias's, when no v3 vector exists: v4
 //     scores run systematically different from v3 (the same flaw often
 //     scores higher), so mixing them would make scores of similar
 //     findings disagree; v3 is still what nearly every source publishes;
-//  4. CVSS v2, the vendor's then NVD's: deprecated and coarse, but better
+//  4. CVSS v2, the vendor's, NVD's, then an alias's: deprecated and coarse, but better
 //     than nothing for old CVEs;
 //  5. with no usable vector at all, the vendor's own severity word
 //     ("Important", "high", "moderate"…) maps to the lower edge of its

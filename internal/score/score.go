@@ -24,6 +24,7 @@ const (
 	SourceVendor         = "VENDOR"          // the advisory source's own CVSS vector
 	SourceNVD            = "NVD"             // an NVD vector (NVD's or the CNA's, as NVD publishes it)
 	SourceVendorSeverity = "VENDOR_SEVERITY" // the vendor's severity word, no vector
+	SourceAlias          = "ALIAS"           // a vector of an alias's record (a GHSA naming the CVE)
 )
 
 // The metrics adjustments are recorded under.
@@ -48,6 +49,11 @@ type Input struct {
 	// which the first listed wins — nvd.CVE.Severities lists NVD's
 	// Primary ones first.
 	NVD []vuln.Severity
+	// Alias holds the vectors of records that are the same vulnerability
+	// under another id but did not match the package themselves (the
+	// GitHub advisory of a CVE a Debian advisory fixed); they rank after
+	// NVD's.
+	Alias []vuln.Severity
 	// VendorSeverity is the vendor's rating in its own words ("Important",
 	// "high", "moderate"), used only when no vector is usable.
 	VendorSeverity string
@@ -201,18 +207,21 @@ func (r *Result) base(in Input) (tenths int, ok bool) {
 	v3 := func(v string) bool { return v == "3.1" || v == "3.0" }
 	v4 := func(v string) bool { return v == "4.0" }
 	v2 := func(v string) bool { return v == "2.0" }
-	parsed := map[string][]CVSS{SourceVendor: r.parseAll(in.Vendor), SourceNVD: r.parseAll(in.NVD)}
+	parsed := map[string][]CVSS{SourceVendor: r.parseAll(in.Vendor), SourceNVD: r.parseAll(in.NVD), SourceAlias: r.parseAll(in.Alias)}
 
 	for _, p := range []pick{
 		{in.Vendor, SourceVendor, v3, 0},
 		{in.NVD, SourceNVD, v3, 1},
 		{in.NVD, SourceNVD, v3, -1},
+		{in.Alias, SourceAlias, v3, 0},
 		{in.Vendor, SourceVendor, v4, 0},
 		{in.NVD, SourceNVD, v4, 1},
 		{in.NVD, SourceNVD, v4, -1},
+		{in.Alias, SourceAlias, v4, 0},
 		{in.Vendor, SourceVendor, v2, 0},
 		{in.NVD, SourceNVD, v2, 1},
 		{in.NVD, SourceNVD, v2, -1},
+		{in.Alias, SourceAlias, v2, 0},
 	} {
 		var best *CVSS
 		for i, c := range parsed[p.source] {
