@@ -94,6 +94,10 @@ func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
 	if cfg.DeliveryTimeout < 0 {
 		return cfg, usageError{errors.New("--delivery-timeout (or egress.timeout) must not be negative")}
 	}
+	if a.cfg.Console.SessionIdle < 0 || a.cfg.Console.SessionLifetime < 0 {
+		return cfg, usageError{errors.New("configuration: console.sessionIdle and console.sessionLifetime must not be negative")}
+	}
+	cfg.SessionIdle, cfg.SessionLifetime, cfg.SecureCookies = a.cfg.Console.SessionIdle, a.cfg.Console.SessionLifetime, a.cfg.Console.SecureCookies
 	if f.secretFile != "" {
 		b, err := os.ReadFile(f.secretFile)
 		if err != nil {

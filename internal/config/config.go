@@ -38,6 +38,8 @@ type Config struct {
 	Gate Gate `yaml:"gate"`
 	// Egress says where webhooks and gate callbacks may connect.
 	Egress Egress `yaml:"egress"`
+	// Console configures the web console of `vigil serve`.
+	Console Console `yaml:"console"`
 }
 
 // Egress configures the connections `vigil serve` makes to URLs users
@@ -49,6 +51,19 @@ type Egress struct {
 	Allow []string `yaml:"allow"`
 	// Timeout bounds one delivery attempt at one target (default 10 s).
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Console configures the web console's sessions.
+type Console struct {
+	// SessionIdle is how long a session lasts unused (default 2 hours);
+	// SessionLifetime how long it lasts after sign-in at most, used or
+	// not (default 12 hours).
+	SessionIdle     time.Duration `yaml:"sessionIdle"`
+	SessionLifetime time.Duration `yaml:"sessionLifetime"`
+	// SecureCookies marks the session cookie Secure even on plain-HTTP
+	// requests: for a console reached over HTTPS through a proxy that
+	// ends TLS.
+	SecureCookies bool `yaml:"secureCookies"`
 }
 
 // Gate configures the deployment gate.

@@ -86,6 +86,10 @@ type Config struct {
 	// GateTimeout is how long a gate request waits for a scan when
 	// neither the request nor its policy says (default 30 minutes).
 	GateTimeout time.Duration
+	// SessionIdle, SessionLifetime and SecureCookies configure the
+	// console's sessions (web.Options; zero durations: its defaults).
+	SessionIdle, SessionLifetime time.Duration
+	SecureCookies                bool
 	// BusPoll, BackoffBase and BackoffMax tune event delivery (defaults
 	// 250 ms, 1 s and 5 min).
 	BusPoll, BackoffBase, BackoffMax time.Duration
@@ -245,6 +249,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", web.New(web.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Secret: secret,
 		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, Feeds: s.webFeeds,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, SecureCookies: cfg.SecureCookies,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	s.handler = mux
