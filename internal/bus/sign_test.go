@@ -150,3 +150,13 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultTimeout: an attempt is bounded by 10 s unless told.
+func TestDefaultTimeout(t *testing.T) {
+	if got := (&Bus{}).timeout(); got != 10*time.Second {
+		t.Errorf("default timeout %s, want 10s", got)
+	}
+	if got := (&Bus{Timeout: time.Second}).timeout(); got != time.Second {
+		t.Errorf("timeout %s, want the 1s set", got)
+	}
+}
