@@ -134,6 +134,12 @@ func indexStream(ctx context.Context, f *os.File, size int64) (*tarIndex, error)
 		return nil, fmt.Errorf("decompress archive: %w", err)
 	}
 	t.unterminated = !cr.zeros()
+	// The tar reader stops at the end-of-archive block; reading on to
+	// the end of the compressed stream checks its CRC, which is what
+	// catches a corrupted stream that still inflated.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return nil, fmt.Errorf("decompress archive: %w", err)
+	}
 	return t, nil
 }
 
