@@ -9,6 +9,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +166,25 @@ func (s *regServer) imageActions(t *testing.T) []imageAction {
 	return out
 }
 
+// console signs in to the console with the admin token and returns the
+// page at path.
+func (s *regServer) console(t *testing.T, path string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	base := "http://" + s.addr
+	resp, err := c.PostForm(base+"/signin", url.Values{"token": {s.token}, "next": {path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("console %s: %d\n%s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // runTool runs a client with its own home and configuration.
 func runTool(t *testing.T, home string, bin string, args ...string) (string, error) {
 	t.Helper()
@@ -257,6 +278,11 @@ func TestDeleteTagWithClients(t *testing.T) {
 				}
 			}
 
+			page := s.console(t, "/repositories/"+repo)
+			if strings.Contains(page, ">v1<") {
+				t.Errorf("the console still shows %s:v1", repo)
+			}
+
 			// The DELETE event, as ECR sends it.
 			var got []imageAction
 			for _, a := range s.imageActions(t) {
@@ -342,6 +368,14 @@ func TestIndexState(t *testing.T) {
 		c := shown.Children[i]
 		if c.Digest != want.digest || c.Platform != want.platform || c.Image == nil || c.Image.ScanStatus != "COMPLETE" || c.Image.Counts.Total != want.total {
 			t.Errorf("child %d: %+v (image %+v), want %+v", i, c, c.Image, want)
+		}
+	}
+
+	// And so in the console.
+	page := s.console(t, "/images/team/multi@"+idxDigest.String())
+	for _, want := range []string{"Images of this index", "linux/amd64", "linux/arm64", oldDigest.String(), curDigest.String()} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the console's page of the index lacks %q", want)
 		}
 	}
 
@@ -608,6 +642,9 @@ func TestFailureSaysWhy(t *testing.T) {
 	im := s.waitScanned(t, "team/nodb", digest)
 	if im.ScanStatus != "FAILED" || im.ScanReason != "INTERNAL_ERROR" || !strings.Contains(im.ScanMessage, "no vulnerability database") {
 		t.Errorf("the failed image in the API: %+v", im)
+	}
+	if page := s.console(t, "/repositories/team/nodb"); !strings.Contains(page, "no vulnerability database") {
+		t.Errorf("the console's repository page does not say why the scan failed")
 	}
 	list := startVigil(t, []string{"VIGIL_SERVER=http://" + s.addr, "VIGIL_TOKEN=" + s.token}, "images", "list", "--repository", "team/nodb")
 	if code := list.wait(t, 30*time.Second); code != 0 {
