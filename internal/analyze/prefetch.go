@@ -46,7 +46,7 @@ func (p *prefetcher) fill(r io.Reader) {
 		case <-p.done:
 			return
 		}
-		n, err := io.ReadFull(r, buf)
+		n, err := fill(r, buf)
 		if n > 0 {
 			select {
 			case p.full <- buf[:n]:
@@ -54,7 +54,7 @@ func (p *prefetcher) fill(r io.Reader) {
 				return
 			}
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			return
 		}
 		if err != nil {
@@ -62,6 +62,23 @@ func (p *prefetcher) fill(r io.Reader) {
 			return
 		}
 	}
+}
+
+// fill reads until buf is full or r fails, and returns r's error as it
+// is: unlike io.ReadFull it does not turn an early io.EOF into
+// io.ErrUnexpectedEOF, so that a stream that really is cut short (a gzip
+// layer without its trailer says io.ErrUnexpectedEOF) is told apart from
+// one that ends.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (p *prefetcher) Read(b []byte) (int, error) {
