@@ -2,7 +2,6 @@ package ruby
 
 import (
 	"context"
-	"github.com/vigilsec/vigil/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vigilsec/vigil/internal/testenv"
 
 	"github.com/vigilsec/vigil/internal/analyze"
 	"github.com/vigilsec/vigil/internal/inventory"
@@ -50,8 +51,16 @@ func TestGemfileLock(t *testing.T) {
 	if _, err := exec.LookPath("ruby"); err != nil && testenv.Required() {
 		t.Fatal("missing ruby with Bundler, the reference reader of Gemfile.lock (Debian: ruby, bundler)")
 	} else if err == nil {
-		out, err := exec.Command("ruby", "-rbundler", "-e",
-			`Bundler::LockfileParser.new(File.read(ARGV[0])).specs.each { |s| puts [s.name, s.version].join("\t") }`, file).Output()
+		// Bundler resolves the lock file's PATH sources against a
+		// Gemfile's directory: an empty one beside nothing will do.
+		gemfile := filepath.Join(t.TempDir(), "Gemfile")
+		if err := os.WriteFile(gemfile, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("ruby", "-rbundler", "-e",
+			`Bundler::LockfileParser.new(File.read(ARGV[0])).specs.each { |s| puts [s.name, s.version].join("\t") }`, file)
+		cmd.Env = append(os.Environ(), "BUNDLE_GEMFILE="+gemfile)
+		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("ruby: %v", err)
 		}
