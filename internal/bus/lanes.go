@@ -12,13 +12,16 @@ import (
 // callback — so that a target that answers slowly, or not at all, holds
 // up only its own deliveries: each lane has its own bounded queue and
 // its own few workers, and a claim takes no more of a lane than the lane
-// has room for, passing over full lanes (store.LaneClaim). What is not
-// held stays in the store, due, for this process or another to take.
+// has room for, passing over full lanes and serving idle lanes first
+// (store.LaneClaim). What is not held stays in the store, due, for this
+// process or another to take. The bound on the whole process is there
+// for memory; it is large beside a lane's so that it takes many slow
+// targets at once to fill it.
 const (
-	laneParallel = 4  // attempts at once in one lane
-	laneHeld     = 8  // deliveries one lane holds: in flight and queued
-	maxHeld      = 64 // deliveries the process holds
-	maxCallbacks = 32 // of which gate callbacks, each a lane of its own
+	laneParallel = 4   // attempts at once in one lane
+	laneHeld     = 8   // deliveries one lane holds: in flight and queued
+	maxHeld      = 256 // deliveries the process holds
+	maxCallbacks = 128 // of which gate callbacks, each a lane of its own
 )
 
 // deliverer holds the lanes of one Run.

@@ -10,7 +10,8 @@ type DeliveryLane struct {
 
 // LaneClaim asks for due pending deliveries, as ClaimDeliveries takes
 // them (nobody holds them, or the holder's lease ran out; the longest
-// due first), within bounds.
+// due first), within bounds, and each time from the lane the claimer
+// holds least of, so that an idle lane is served before a busy one.
 type LaneClaim struct {
 	Owner string
 	Lease time.Duration

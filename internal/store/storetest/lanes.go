@@ -10,10 +10,11 @@ import (
 	"github.com/vigilsec/vigil/internal/store"
 )
 
-// testDeliveryLanes: a claim by lane takes, oldest first, no more of a
-// lane than its bound leaves room for and no more of a rule than the
-// rule's bound, passes over full lanes and rules, and holds what it takes
-// as ClaimDeliveries does.
+// testDeliveryLanes: a claim by lane takes no more of a lane than its
+// bound leaves room for and no more of a rule than the rule's bound,
+// passes over full lanes and rules, serves idle lanes first and then the
+// lane held least, the longest due first within a lane, and holds what it
+// takes as ClaimDeliveries does.
 func testDeliveryLanes(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	s := open(t)
@@ -72,8 +73,8 @@ func testDeliveryLanes(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	got, err = s.ClaimDeliveryLanes(ctx, store.LaneClaim{Owner: "b", Lease: time.Minute, N: 2})
 	must(t, err)
-	if c := count(got); len(got) != 2 || c["r/slow"] != 2 {
-		t.Errorf("unbounded claim of 2: %v, want the 2 oldest (slow)", c)
+	if c := count(got); len(got) != 2 || c["r/slow"] != 1 || c["callback"] != 1 {
+		t.Errorf("unbounded claim of 2: %v, want one of each of the two lanes due first (slow, a callback)", c)
 	}
 	// A lane whose backlog fills every candidate row does not keep the
 	// others from the next claim, once it is full.
@@ -102,6 +103,15 @@ func testDeliveryLanes(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if held[big] != 1 || len(other) != 1 {
 		t.Errorf("after claims with the backlog: big %d, other %d; want 1 and 1", held[big], len(other))
+	}
+	// A lane the claimer holds nothing of goes first, however long the
+	// others' backlogs.
+	must(t, s.AddDeliveries(ctx, []store.Delivery{{EventID: evs[0].ID, Rule: "r", Target: "idle", NextAttemptAt: at(100)}}))
+	got, err = s.ClaimDeliveryLanes(ctx, store.LaneClaim{Owner: "d", Lease: time.Minute, N: 2, PerLane: 8,
+		Held: map[store.DeliveryLane]int{slow: 3, big: 5}, PerRule: map[string]int{"": 0}})
+	must(t, err)
+	if c := count(got); len(got) != 2 || c["r/idle"] != 1 || c["big/t"] != 1 {
+		t.Errorf("claim of 2 with 3 slow and 5 big held: %v, want the idle lane's, then the longest due", c)
 	}
 	for _, bad := range []store.LaneClaim{{Lease: time.Minute, N: 1}, {Owner: "a", N: 1}, {Owner: "a", Lease: time.Minute}, {Owner: "a", Lease: time.Minute, N: 1, PerLane: -1}} {
 		_, err := s.ClaimDeliveryLanes(ctx, bad)
