@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -770,6 +772,20 @@ func TestSrcHostileSources(t *testing.T) {
 		}
 		if left := srcFiles(root); len(left) > 0 {
 			t.Errorf("left in the configured tempDir: %q", left)
+		}
+	})
+
+	t.Run("unusable cache directory", func(t *testing.T) {
+		// The cache directory is a file: the scan still runs, its
+		// temporary directory made under $TMPDIR instead and removed.
+		e := srcNewEnv(t)
+		e.cache = filepath.Join(t.TempDir(), "not-a-directory")
+		srcWrite(t, e.cache, []byte("x"))
+		l := srcMakeLayout(t, filepath.Join(t.TempDir(), "layout"), srcAlpineFiles(), true)
+		r := sbom(t, e, "oci:"+l.dir)
+		srcCheck(t, e, r, 0, srcSmallTempBound, "using the system's")
+		if !strings.Contains(r.stdout, `"musl"`) {
+			t.Errorf("sbom does not list musl:\n%s", r.stdout)
 		}
 	})
 

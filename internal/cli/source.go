@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -69,6 +70,12 @@ func (a *app) analyzeSource(ctx context.Context, cmd *cobra.Command, ref string,
 		tmpRoot = filepath.Join(a.cfg.CacheDir, "tmp")
 	}
 	tmp, swept, err := tempdir.Create(tmpRoot)
+	if err != nil && a.cfg.TempDir == "" {
+		// A read-only home need not stop a scan: the system's
+		// temporary directory still gets a swept directory of ours.
+		a.log.Warn("cache directory unusable for temporary files; using the system's", "err", err)
+		tmp, swept, err = tempdir.Create(filepath.Join(os.TempDir(), fmt.Sprintf("vigil-%d", os.Getuid())))
+	}
 	if err != nil {
 		img.Close()
 		return nil, nil, err

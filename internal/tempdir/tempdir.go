@@ -56,9 +56,16 @@ func Create(root string) (*Dir, []string, error) {
 	if err != nil {
 		return nil, swept, fmt.Errorf("tempdir: %w", err)
 	}
-	lf, err := os.OpenFile(filepath.Join(p, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	// The lock file is locked under another name and then renamed, so
+	// that a sweep never finds it unlocked while its owner lives (the
+	// flock is on the file, which the rename keeps).
+	fresh := filepath.Join(p, lockName+".new")
+	lf, err := os.OpenFile(fresh, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err == nil {
-		if err = lock(lf); err != nil {
+		if err = lock(lf); err == nil {
+			err = os.Rename(fresh, filepath.Join(p, lockName))
+		}
+		if err != nil {
 			lf.Close()
 		}
 	}
