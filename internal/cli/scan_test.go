@@ -202,6 +202,7 @@ func TestScanReachableOnly(t *testing.T) {
 	var plain struct {
 		Findings []struct {
 			ID           string `json:"id"`
+			Severity     string `json:"severity"`
 			NotReachable string `json:"notReachable"`
 		} `json:"findings"`
 	}
@@ -219,6 +220,17 @@ func TestScanReachableOnly(t *testing.T) {
 	}
 	if len(unreachable) == 0 || !reachable["CVE-2021-38561"] || unreachable["CVE-2021-38561"] {
 		t.Fatalf("reachable %v, unreachable %v", reachable, unreachable)
+	}
+	// With only the Go database nothing scores these findings: the reason
+	// is all that says their code is not in the binary.
+	unscored := 0
+	for _, f := range plain.Findings {
+		if f.NotReachable != "" && f.Severity == "UNTRIAGED" {
+			unscored++
+		}
+	}
+	if unscored == 0 {
+		t.Errorf("no unscored finding carries notReachable; findings %+v", plain.Findings)
 	}
 
 	out, _ = runVigilEnv(t, env, "scan", img, "--format", "json", "--reachable-only")

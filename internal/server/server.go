@@ -312,12 +312,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// Workers stop first, so that their jobs go back at once rather than
+	// after the last request (a long upload, say) has finished.
+	stopWorkers()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
 		err = serr
 	}
-	stopWorkers()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
