@@ -111,6 +111,7 @@ func (h *handler) routes() []route {
 		{"GET", "/images", auth.Read, h.listImages},
 		{"GET", "/images/detail", auth.Read, h.imageDetail},
 		{"GET", "/images/sbom", auth.Read, h.imageSBOM},
+		{"GET", "/images/coverage", auth.Read, h.imageCoverage},
 		{"POST", "/images/rescan", auth.Write, h.rescan},
 
 		{"GET", "/findings", auth.Read, h.findingsQuery},

@@ -372,6 +372,7 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 	fl.BoolVar(&p.ReachableOnly, "reachable-only", false, "leave out findings whose vulnerable code is not reachable in the image")
 	fl.BoolVar(&p.RejectKnownExploited, "reject-kev", false, "reject any finding in CISA's Known Exploited Vulnerabilities catalog")
 	fl.BoolVar(&p.CountSuppressed, "count-suppressed", false, "count SUPPRESSED findings too")
+	fl.BoolVar(&p.AllowPartialCoverage, "allow-partial-coverage", false, "approve on its findings an image whose scan could not assess all of it (its release or an ecosystem without advisories, a wanted file not read)")
 	fl.StringVar(&p.OnScanFailure, "on-scan-failure", "REJECT", "REJECT or APPROVE when the scan fails")
 	fl.StringVar(&p.OnUnsupported, "on-unsupported", "REJECT", "REJECT or APPROVE when Vigil cannot scan the image")
 	fl.StringVar(&p.OnTimeout, "on-timeout", "REJECT", "REJECT or APPROVE when no scan result comes in time")

@@ -175,7 +175,19 @@ type CoverageDetail struct {
 	ScanType       string         `json:"scanType"`
 	EventTimestamp string         `json:"eventTimestamp"`
 	Version        string         `json:"version"`
+	// CoverageGaps and Warnings are Vigil's: what the scan could not
+	// assess ("npm: 55 packages, no feed"), and the analysis' per-file
+	// warnings (at most MaxEventWarnings of each, Truncated set when
+	// there were more). AWS sends neither; extra keys break no event
+	// pattern.
+	CoverageGaps []string `json:"coverage-gaps,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Truncated    bool     `json:"truncated,omitempty"`
 }
+
+// MaxEventWarnings bounds the warnings a coverage event carries (an
+// EventBridge event is at most 256 KB); the API serves them all.
+const MaxEventWarnings = 100
 
 // CoverageStatus is a coverage event's scanStatus.
 type CoverageStatus struct {
@@ -187,11 +199,25 @@ type CoverageStatus struct {
 // as PENDING_INITIAL_SCAN or SUCCESSFUL, or INACTIVE with UNSUPPORTED_OS,
 // INTERNAL_ERROR, SCAN_ELIGIBILITY_EXPIRED…; resources name the image.
 func (e Emitter) CoverageEvent(repository, digest, status, reason string) (store.Event, error) {
+	return e.ScanCoverageEvent(repository, digest, status, reason, nil, nil)
+}
+
+// ScanCoverageEvent is CoverageEvent naming what the scan could not
+// assess and the analysis' warnings.
+func (e Emitter) ScanCoverageEvent(repository, digest, status, reason string, gaps, warnings []string) (store.Event, error) {
 	d := CoverageDetail{
 		ScanStatus:     CoverageStatus{StatusCodeValue: status, Reason: reason},
 		ScanType:       "PACKAGE",
 		EventTimestamp: e.now().Format(time.RFC3339Nano),
 		Version:        "1.0",
+		CoverageGaps:   gaps,
+		Warnings:       warnings,
+	}
+	if len(d.CoverageGaps) > MaxEventWarnings {
+		d.CoverageGaps, d.Truncated = d.CoverageGaps[:MaxEventWarnings], true
+	}
+	if len(d.Warnings) > MaxEventWarnings {
+		d.Warnings, d.Truncated = d.Warnings[:MaxEventWarnings], true
 	}
 	return e.Event(SourceInspector, InspectorCoverage, []string{e.RepositoryARN(repository) + "/" + digest}, d)
 }

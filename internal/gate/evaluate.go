@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -224,4 +225,35 @@ func gateFinding(f store.Finding, rule string) store.GateFinding {
 		}
 	}
 	return g
+}
+
+// partial reports a completed scan that could not assess the whole image:
+// its reason is UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE or
+// any other the gate does not know to be a success. A completion that
+// left the reason of the push (PENDING_INITIAL_SCAN), or none, counts as
+// completions did before coverage was judged.
+func partial(im *store.Image) bool {
+	switch im.ScanReason {
+	case "", coverage.ReasonSuccessful, "PENDING_INITIAL_SCAN":
+		return false
+	}
+	return true
+}
+
+// judgePartial applies a policy to an image that is not fully covered: it
+// is rejected, naming why, unless the policy allows partial coverage;
+// findings that break the policy still reject it.
+func judgePartial(p store.GatePolicy, v Verdict, why string) Verdict {
+	if p.AllowPartialCoverage {
+		if v.Decision == store.Approved {
+			v.Reason += "; allowed although " + why
+		}
+		return v
+	}
+	reason := "Rejected by policy " + p.Name + ": " + why
+	if v.Decision == store.Rejected {
+		reason += "; and " + strings.TrimPrefix(v.Reason, "Rejected by policy "+p.Name+":")
+	}
+	v.Decision, v.Reason = store.Rejected, reason
+	return v
 }

@@ -282,6 +282,9 @@ func (g *Gate) judge(ctx context.Context, repository, digest, platform string) (
 		}
 		j.Verdict = Evaluate(p, fs)
 		j.Ready, j.Trigger = true, TriggerScan
+		if partial(im) {
+			j.Verdict = judgePartial(p, j.Verdict, why("the image is not fully covered"))
+		}
 	case store.ScanFailed:
 		onFailure(p.OnScanFailure, TriggerScanFailed, why("the scan failed"))
 	case store.ScanUnsupported:

@@ -381,3 +381,48 @@ func TestStoreErrorIsNotSwallowed(t *testing.T) {
 		t.Fatalf("HandleEvent for an unknown image: %v", err)
 	}
 }
+
+// TestPartialCoverage: a completed scan that could not assess the whole
+// image (its release without advisories, a wanted file not read) is not
+// approved on its findings unless the policy allows partial coverage.
+func TestPartialCoverage(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		reason, message string
+		allow           bool
+		want            string
+	}{
+		{"UNSUPPORTED_OS", "alpine 3.20: no advisory feed (have v3.3–v3.11)", false, store.Rejected},
+		{"INCOMPLETE_INVENTORY", "layer 0: /var/lib/dpkg/status: not read (dpkg): too large", false, store.Rejected},
+		{"PARTIAL_COVERAGE", "npm: 55 packages, no feed", false, store.Rejected},
+		{"UNSUPPORTED_OS", "alpine 3.20: no advisory feed (have v3.3–v3.11)", true, store.Approved},
+		{"SUCCESSFUL", "", false, store.Approved},
+	} {
+		t.Run(fmt.Sprintf("%s/allow=%v", c.reason, c.allow), func(t *testing.T) {
+			w := newWorld(t)
+			if err := w.st.PutGatePolicy(ctx, store.GatePolicy{Name: "p", Repository: "team/a", MaxCritical: intp(0), AllowPartialCoverage: c.allow}); err != nil {
+				t.Fatal(err)
+			}
+			d := w.digest()
+			if err := w.st.RecordPush(ctx, store.Push{Repository: "team/a", Digest: d, Tag: "1", At: w.now, MediaType: "application/vnd.oci.image.manifest.v1+json"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.st.UpdateImage(ctx, store.ImageUpdate{Repository: "team/a", Digest: d, ScanStatus: store.ScanComplete,
+				ScanReason: c.reason, ScanMessage: c.message, ScannedAt: w.now}, nil); err != nil {
+				t.Fatal(err)
+			}
+			j, err := w.g.Judge(ctx, "team/a", d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !j.Ready || j.Decision != c.want {
+				t.Fatalf("decision %s (%s), want %s", j.Decision, j.Reason, c.want)
+			}
+			if c.reason != "SUCCESSFUL" && (!strings.Contains(j.Reason, c.reason) || !strings.Contains(j.Reason, c.message)) {
+				t.Errorf("reason %q does not say why", j.Reason)
+			}
+		})
+	}
+}
+
+func intp(n int) *int { return &n }

@@ -40,6 +40,11 @@ type GatePolicy struct {
 	// CountSuppressed counts SUPPRESSED findings too; by default
 	// suppression rules are honoured.
 	CountSuppressed bool `json:"countSuppressed"`
+	// AllowPartialCoverage lets an image whose scan could not assess
+	// all of it (its release or an ecosystem without advisories, a
+	// wanted file not read) be approved on the findings of what it
+	// could; by default such an image is rejected.
+	AllowPartialCoverage bool `json:"allowPartialCoverage"`
 	// OnScanFailure, OnUnsupported and OnTimeout are REJECT (the default:
 	// the gate fails closed) or APPROVE.
 	OnScanFailure string `json:"onScanFailure"`

@@ -233,6 +233,14 @@ type Store interface {
 	// Deletion tells when a tag or a digest of a repository was deleted;
 	// ErrNotFound when it was not, or has been pushed again since.
 	Deletion(ctx context.Context, repository, ref string) (*Deletion, error)
+
+	// Scan coverage: what an image's last scan could assess, and the
+	// per-file warnings of its analysis. PutImageCoverage replaces the
+	// image's record (ErrNotFound when the image is not stored);
+	// ImageCoverage answers ErrNotFound when there is none. The record
+	// goes when its image does.
+	PutImageCoverage(ctx context.Context, c ImageCoverage) error
+	ImageCoverage(ctx context.Context, repository, digest string) (*ImageCoverage, error)
 }
 
 // Child is a manifest an image index lists, with that manifest's state in
@@ -253,6 +261,19 @@ type Deletion struct {
 	Ref       string    `json:"ref"`
 	Digest    string    `json:"digest"`
 	DeletedAt time.Time `json:"deletedAt"`
+}
+
+// ImageCoverage is what an image's last scan could assess. Coverage and
+// Warnings are JSON documents the scanner writes (package coverage's
+// Coverage, the analysis warnings); Reason is the coverage's reason
+// (SUCCESSFUL, UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE).
+type ImageCoverage struct {
+	Repository string          `json:"repository"`
+	Digest     string          `json:"digest"`
+	Reason     string          `json:"reason"`
+	Coverage   json.RawMessage `json:"coverage"`
+	Warnings   json.RawMessage `json:"warnings"`
+	UpdatedAt  time.Time       `json:"updatedAt"`
 }
 
 // Repository is a registry repository.

@@ -47,7 +47,12 @@ func LayoutImage(t testing.TB, name string) v1.Image {
 // when empty), and returns the manifest digest.
 func Push(t testing.TB, host, repoTag, password, image string) string {
 	t.Helper()
-	img := LayoutImage(t, image)
+	return PushImage(t, host, repoTag, password, LayoutImage(t, image))
+}
+
+// PushImage is Push for an image made in the test.
+func PushImage(t testing.TB, host, repoTag, password string, img v1.Image) string {
+	t.Helper()
 	ref, err := name.ParseReference(host+"/"+repoTag, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +62,7 @@ func Push(t testing.TB, host, repoTag, password, image string) string {
 		opts = append(opts, remote.WithAuth(&authn.Basic{Username: "vigil", Password: password}))
 	}
 	if err := remote.Write(ref, img, opts...); err != nil {
-		t.Fatalf("push %s to %s/%s: %v", image, host, repoTag, err)
+		t.Fatalf("push to %s/%s: %v", host, repoTag, err)
 	}
 	d, err := img.Digest()
 	if err != nil {

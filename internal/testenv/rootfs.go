@@ -3,11 +3,17 @@ package testenv
 import (
 	"archive/tar"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // DebianRootfs returns an uncompressed tar of a Debian root's package
@@ -85,4 +91,35 @@ func DebianRootfs(t testing.TB, name string, pad int, extra map[string][]byte) [
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// DebianImage is a one-layer linux/amd64 image of DebianRootfs
+// ("debian-bullseye", padded by pad) with one npm package that no
+// advisory names (inherits, from the shared npm fixture), so that the
+// image has packages beside its OS ones.
+func DebianImage(t testing.TB, pad int) v1.Image {
+	t.Helper()
+	pkg, err := os.ReadFile(Shared(t, "lang/npm-app/node_modules/inherits/package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := DebianRootfs(t, "debian-bullseye", pad, map[string][]byte{"app/node_modules/inherits/package.json": pkg})
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(rootfs)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -115,6 +118,49 @@ type imageView struct {
 	// why they are missing.
 	Decisions      []store.GateDecision
 	DecisionsError string
+	// Gaps and Limits are what the last scan could not assess and what
+	// limits what it could; Warnings its analysis' per-file warnings
+	// (the first maxPageWarnings; WarningsMore counts the rest).
+	Gaps, Limits  []string
+	Warnings      []pageWarning
+	WarningsMore  int
+	CoverageError string
+}
+
+// pageWarning is an analysis warning as the scanner stores it.
+type pageWarning struct {
+	Layer      int    `json:"layer"`
+	Path       string `json:"path"`
+	Message    string `json:"message"`
+	Incomplete string `json:"incomplete"`
+}
+
+// maxPageWarnings bounds the warnings an image page lists.
+const maxPageWarnings = 200
+
+// coverageOf fills in the image's coverage and warnings.
+func (c *console) coverageOf(ctx context.Context, v *imageView) {
+	rec, err := c.opts.Store.ImageCoverage(ctx, v.Image.Repository, v.Image.Digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		v.CoverageError = c.errNote("Coverage", err)
+		return
+	}
+	var cov *coverage.Coverage
+	if err := json.Unmarshal(rec.Coverage, &cov); err != nil {
+		v.CoverageError = c.errNote("Coverage", err)
+		return
+	}
+	v.Gaps, v.Limits = cov.Gaps(), cov.Limits()
+	if err := json.Unmarshal(rec.Warnings, &v.Warnings); err != nil {
+		v.CoverageError = c.errNote("Warnings", err)
+		return
+	}
+	if n := len(v.Warnings); n > maxPageWarnings {
+		v.Warnings, v.WarningsMore = v.Warnings[:maxPageWarnings], n-maxPageWarnings
+	}
 }
 
 // image is /images/{repository}@{digest}: the image, its layers, the
@@ -151,6 +197,7 @@ func (c *console) image(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if v.Decisions, _, err = c.opts.Store.GateDecisions(ctx, store.GateDecisionQuery{Repository: repo, Digest: digest, Limit: 5}); err != nil {
 		v.DecisionsError = c.errNote("Gate decisions", err)
 	}
+	c.coverageOf(ctx, &v)
 	status := http.StatusOK
 	if len(f.Errors) > 0 {
 		status = http.StatusBadRequest

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/lifecycle"
@@ -80,7 +81,7 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 			rep.Inventories++
 		}
 		mu.Unlock()
-		m.once.Do(func() { m.inv, m.findings, m.err = w.matchInventory(ctx, db, hash) })
+		m.once.Do(func() { m.inv, m.findings, m.scopes, m.err = w.matchInventory(ctx, db, hash) })
 		return m, m.err
 	}
 	now := w.now()
@@ -117,8 +118,15 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 			if err != nil {
 				return err
 			}
+			// The files the analysis skipped are as the scan found them;
+			// what the database covers is judged again.
+			warnings, err := w.storedWarnings(gctx, im.Repository, im.Digest)
+			if err != nil {
+				return err
+			}
+			cov := coverage.New(m.scopes, scan.SkippedFiles(warnings))
 			initial := im.ScanStatus == store.ScanFailed
-			if err := w.apply(gctx, im, observed, m.inv, im.InventoryHash, initial); err != nil {
+			if err := w.apply(gctx, im, observed, m.inv, im.InventoryHash, initial, cov, warnings); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -134,24 +142,29 @@ type matchedInventory struct {
 	once     sync.Once
 	inv      *inventory.Inventory
 	findings []*scan.Finding
+	scopes   []coverage.Scope
 	err      error
 }
 
-func (w *Worker) matchInventory(ctx context.Context, db *vulndb.DB, hash string) (*inventory.Inventory, []*scan.Finding, error) {
+func (w *Worker) matchInventory(ctx context.Context, db *vulndb.DB, hash string) (*inventory.Inventory, []*scan.Finding, []coverage.Scope, error) {
 	data, err := w.Store.Inventory(ctx, hash)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	inv := new(inventory.Inventory)
 	if err := json.Unmarshal(data, inv); err != nil {
-		return nil, nil, fmt.Errorf("stored inventory %s: %w", hash, err)
+		return nil, nil, nil, fmt.Errorf("stored inventory %s: %w", hash, err)
 	}
 	res, err := match.Match(ctx, db, inv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	findings, err := scan.Score(ctx, db, res.Findings)
-	return inv, findings, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	scopes, err := match.Cover(ctx, db, inv)
+	return inv, findings, scopes, err
 }
 
 func (w *Worker) rescanTargets(ctx context.Context, repository, digest string) ([]store.Image, error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/analyze"
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/image"
 	"github.com/vigilsec/vigil/internal/inventory"
@@ -187,8 +188,8 @@ func (w *Worker) scan(ctx context.Context, repository, digest string) error {
 		return w.fail(ctx, repository, digest, events.ReasonInternal, "", err)
 	}
 	inv := &res.Inventory
-	if why := unsupported(inv); why != "" {
-		return w.unsupported(ctx, repository, digest, why)
+	if why := unsupported(inv, res.Warnings); why != "" {
+		return w.unsupported(ctx, repository, digest, why, res.Warnings)
 	}
 	data, err := json.Marshal(inv)
 	if err != nil {
@@ -200,12 +201,14 @@ func (w *Worker) scan(ctx context.Context, repository, digest string) error {
 		return err
 	}
 	subject := w.subject(img, im)
-	return w.evaluate(ctx, im, subject, inv, hash, true)
+	return w.evaluate(ctx, im, subject, inv, hash, res.Warnings)
 }
 
-// unsupported says why an inventory cannot be matched, or "".
-func unsupported(inv *inventory.Inventory) string {
-	if len(inv.Packages) == 0 {
+// unsupported says why an inventory cannot be matched, or "". An image
+// with no package but a wanted file that was not read is not empty: its
+// coverage says which file (INCOMPLETE_INVENTORY).
+func unsupported(inv *inventory.Inventory, warnings []analyze.Warning) string {
+	if len(inv.Packages) == 0 && len(scan.SkippedFiles(warnings)) == 0 {
 		return events.ReasonNoInventory
 	}
 	hasOS := false
@@ -236,7 +239,7 @@ func (w *Worker) subject(img *image.Image, im *store.Image) scan.Subject {
 
 // evaluate matches an inventory with the current database and reconciles
 // the image's findings, image state and events in one transaction.
-func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Subject, inv *inventory.Inventory, hash string, initial bool) error {
+func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Subject, inv *inventory.Inventory, hash string, warnings []analyze.Warning) error {
 	// The inventory is kept on failure, so that the next database
 	// re-evaluates the image without reading its layers again.
 	db, release, err := w.DB.Acquire()
@@ -244,29 +247,39 @@ func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Sub
 		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
 	defer release()
-	observed, err := w.observe(ctx, db, im, subject, inv)
+	observed, cov, err := w.observe(ctx, db, im, subject, inv, warnings)
 	if err != nil {
 		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
-	return w.apply(ctx, im, observed, inv, hash, initial)
+	return w.apply(ctx, im, observed, inv, hash, true, cov, warnings)
 }
 
-func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory) ([]lifecycle.Observed, error) {
+func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory, warnings []analyze.Warning) ([]lifecycle.Observed, *coverage.Coverage, error) {
 	matched, err := match.Match(ctx, db, inv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	findings, err := scan.Score(ctx, db, matched.Findings)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r := &scan.Report{Subject: subject, Distro: inv.Distro, Packages: inv.Packages, Findings: findings,
+	r := &scan.Report{Subject: subject, Distro: inv.Distro, Packages: inv.Packages, Findings: findings, Warnings: warnings,
 		Database: &scan.Database{Path: db.Path(), Built: db.Built()}, Time: w.now()}
-	return lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time, PushedAt: im.PushedAt})
+	if err := scan.Assess(ctx, db, r); err != nil {
+		return nil, nil, err
+	}
+	observed, err := lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time, PushedAt: im.PushedAt})
+	return observed, r.Coverage, err
 }
 
-// apply writes observed findings for one image.
-func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool) error {
+// maxScanMessage bounds the scan message stored with an image.
+const maxScanMessage = 2000
+
+// apply writes observed findings for one image, with its coverage: an
+// image that is not fully covered completes its scan with the coverage's
+// reason (UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE) rather
+// than SUCCESSFUL, so that the gate and its Coverage event say so.
+func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool, cov *coverage.Coverage, warnings []analyze.Warning) error {
 	rules, err := w.Store.Rules(ctx)
 	if err != nil {
 		return err
@@ -274,31 +287,35 @@ func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycl
 	rc := lifecycle.Reconciler{Emitter: w.Emitter, Region: w.Emitter.Region, Account: w.Emitter.Account}
 	fctx := store.FindingContext{Tags: im.Tags, PushedAt: im.PushedAt}
 	now := w.now()
+	status := report.InspectorScanStatus(cov)
+	if err := w.putCoverage(ctx, im.Repository, im.Digest, cov.Reason, cov, warnings, now); err != nil {
+		return err
+	}
 	return w.Store.UpdateFindings(ctx, im.Repository, im.Digest, func(existing []store.Finding) (store.FindingsUpdate, error) {
 		changed, evts, err := rc.Scan(existing, observed, rules, fctx, now)
 		if err != nil {
 			return store.FindingsUpdate{}, err
 		}
-		status := events.ScanRescanDone
+		scanStatus := events.ScanRescanDone
 		if initial {
-			status = events.ScanInitialDone
+			scanStatus = events.ScanInitialDone
 		}
-		scanEvt, err := w.Emitter.ScanEvent(status, im.Repository, im.Digest, im.Tags, lifecycle.Counts(merge(existing, changed)))
+		scanEvt, err := w.Emitter.ScanEvent(scanStatus, im.Repository, im.Digest, im.Tags, lifecycle.Counts(merge(existing, changed)))
 		if err != nil {
 			return store.FindingsUpdate{}, err
 		}
 		evts = append(evts, scanEvt)
-		if initial || im.ScanStatus != store.ScanComplete {
-			cov, err := w.Emitter.CoverageEvent(im.Repository, im.Digest, events.CoverageActive, events.ReasonSuccessful)
+		if initial || im.ScanStatus != store.ScanComplete || im.ScanReason != status.Reason {
+			ce, err := w.Emitter.ScanCoverageEvent(im.Repository, im.Digest, status.StatusCode, status.Reason, cov.Gaps(), warningLines(warnings))
 			if err != nil {
 				return store.FindingsUpdate{}, err
 			}
-			evts = append(evts, cov)
+			evts = append(evts, ce)
 		}
 		return store.FindingsUpdate{
 			Findings: changed,
 			Image: &store.ImageUpdate{Repository: im.Repository, Digest: im.Digest, ScanStatus: store.ScanComplete,
-				ScanReason: events.ReasonSuccessful, ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
+				ScanReason: status.Reason, ScanMessage: cov.Summary(maxScanMessage), ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
 			Events: evts,
 		}, nil
 	})
@@ -339,14 +356,17 @@ func (w *Worker) fail(ctx context.Context, repository, digest, reason, inventory
 	return cause
 }
 
-func (w *Worker) unsupported(ctx context.Context, repository, digest, reason string) error {
-	cov, err := w.Emitter.CoverageEvent(repository, digest, events.CoverageInactive, reason)
-	if err != nil {
-		return err
-	}
+func (w *Worker) unsupported(ctx context.Context, repository, digest, reason string, warnings []analyze.Warning) error {
 	msg := "the image holds no package Vigil can read"
 	if reason == events.ReasonUnsupported {
 		msg = "the image's operating system has no vulnerability data in Vigil"
+	}
+	if err := w.putCoverage(ctx, repository, digest, reason, nil, warnings, w.now()); err != nil {
+		return err
+	}
+	cov, err := w.Emitter.ScanCoverageEvent(repository, digest, events.CoverageInactive, reason, []string{msg}, warningLines(warnings))
+	if err != nil {
+		return err
 	}
 	return w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest, ScanStatus: store.ScanUnsupported,
 		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now()}, []store.Event{cov})
@@ -389,4 +409,51 @@ func (c LayerCache) Put(ctx context.Context, key string, r *analyze.LayerResult)
 		return err
 	}
 	return c.Store.PutLayer(ctx, key, buf.Bytes())
+}
+
+// putCoverage keeps an image's coverage and its analysis' warnings, for
+// the API and the console, and for rescans, which judge coverage again
+// without reading the layers. A nil cov records the warnings alone (the
+// image could not be matched at all).
+func (w *Worker) putCoverage(ctx context.Context, repository, digest, reason string, cov *coverage.Coverage, warnings []analyze.Warning, now time.Time) error {
+	c := store.ImageCoverage{Repository: repository, Digest: digest, Reason: reason, UpdatedAt: now}
+	var err error
+	if c.Coverage, err = json.Marshal(cov); err != nil {
+		return fmt.Errorf("worker: coverage: %w", err)
+	}
+	if warnings == nil {
+		warnings = []analyze.Warning{}
+	}
+	if c.Warnings, err = json.Marshal(warnings); err != nil {
+		return fmt.Errorf("worker: coverage: %w", err)
+	}
+	return w.Store.PutImageCoverage(ctx, c)
+}
+
+// storedWarnings are the analysis warnings kept with an image's last
+// scan; none when there is no record.
+func (w *Worker) storedWarnings(ctx context.Context, repository, digest string) ([]analyze.Warning, error) {
+	c, err := w.Store.ImageCoverage(ctx, repository, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ws []analyze.Warning
+	if err := json.Unmarshal(c.Warnings, &ws); err != nil {
+		return nil, fmt.Errorf("worker: stored warnings of %s@%s: %w", repository, digest, err)
+	}
+	return ws, nil
+}
+
+func warningLines(ws []analyze.Warning) []string {
+	out := make([]string, 0, min(len(ws), events.MaxEventWarnings+1))
+	for _, w := range ws {
+		if len(out) > events.MaxEventWarnings {
+			break
+		}
+		out = append(out, w.String())
+	}
+	return out
 }

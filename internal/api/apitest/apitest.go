@@ -21,6 +21,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/egress"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/gate"
@@ -374,6 +375,14 @@ func scanImage(st store.Store, im *Image, vulns []vulnerable, at time.Time) erro
 	sum := sha256.Sum256(inv)
 	hash := hex.EncodeToString(sum[:])
 	if err := st.PutInventory(ctx, hash, inv); err != nil {
+		return err
+	}
+	cov, err := json.Marshal(coverage.New(nil, nil))
+	if err != nil {
+		return err
+	}
+	if err := st.PutImageCoverage(ctx, store.ImageCoverage{Repository: im.Repository, Digest: im.Digest, Reason: coverage.ReasonSuccessful,
+		Coverage: cov, Warnings: json.RawMessage("[]"), UpdatedAt: at}); err != nil {
 		return err
 	}
 	em := emitter(at)

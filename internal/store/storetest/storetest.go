@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GateDecisions", testGateDecisions},
 		{"Sessions", testSessions},
 		{"DeliveryLanes", testDeliveryLanes},
+		{"ImageCoverage", testImageCoverage},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
