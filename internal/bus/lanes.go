@@ -124,10 +124,16 @@ func (d *deliverer) work(ctx context.Context, k store.DeliveryLane, l *lane) {
 		if dl.Rule == "" {
 			d.callbacks--
 		}
+		// Claim more once the lane is half empty, or the process had no
+		// room: one claim per delivery would cost a write transaction
+		// each.
+		refill := l.held <= laneHeld/2 || d.held+1 == maxHeld || dl.Rule == "" && d.callbacks+1 == maxCallbacks
 		d.mu.Unlock()
-		select {
-		case d.freed <- struct{}{}:
-		default:
+		if refill {
+			select {
+			case d.freed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
