@@ -346,18 +346,21 @@ func (c *console) signin(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	req := r.Clone(r.Context())
 	req.Header = http.Header{"Authorization": {"Bearer " + token}}
 	_, err := c.opts.Auth.Authenticate(req)
+	s := c.newSession(kindToken, c.now())
+	if err == nil {
+		err = c.sessions.CreateSession(r.Context(), store.Session{ID: s.storeID(), TokenHash: auth.Hash(token),
+			CreatedAt: s.issued, ExpiresAt: s.issued.Add(c.opts.SessionLifetime)})
+		if errors.Is(err, store.ErrNotFound) {
+			// Deleted between the check and now.
+			err = auth.ErrUnauthenticated
+		}
+	}
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		c.pages.renderBare(w, http.StatusUnauthorized, "signin", signinView{Next: next,
 			Error: "That token is not valid. Check that it was copied whole and has not been deleted."})
 		return nil
 	}
 	if err != nil {
-		return err
-	}
-	now := c.now()
-	s := c.newSession(kindToken, now)
-	if err := c.sessions.CreateSession(r.Context(), store.Session{ID: s.storeID(), TokenHash: auth.Hash(token),
-		CreatedAt: s.issued, ExpiresAt: s.issued.Add(c.opts.SessionLifetime)}); err != nil {
 		return fmt.Errorf("web: sign in: %w", err)
 	}
 	c.setCookie(w, r, s)
