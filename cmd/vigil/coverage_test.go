@@ -159,4 +159,10 @@ func TestServeCoverage(t *testing.T) {
 	if dec, why := decide("team/deb:padded"); dec != "Rejected" || !strings.Contains(why, "INCOMPLETE_INVENTORY") {
 		t.Errorf("padded status: %s: %s", dec, why)
 	}
+
+	// `vigil images list` gives the reason of a scan that is not full.
+	list := startVigil(t, []string{"VIGIL_SERVER=http://" + addr, "VIGIL_TOKEN=" + token}, "images", "list", "--repository", "team/alpine")
+	if code := list.wait(t, 30*time.Second); code != 0 || !strings.Contains(list.stdout.String(), "UNSUPPORTED_OS: "+gap) {
+		t.Errorf("images list: %d\n%s%s", code, list.stdout.String(), list.stderr.String())
+	}
 }

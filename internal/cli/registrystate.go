@@ -10,11 +10,16 @@ import (
 // whole message is in --json.
 const maxWhy = 300
 
-// scanWhy is why an image has no completed scan (the coverage reason and
-// the message that says more), "-" when it has one or is still waiting.
+// scanWhy is why an image has no completed scan, or why its completed
+// scan could not assess all of it (the coverage reason and the message
+// that says more); "-" when it has a full one or is still waiting.
 func scanWhy(im store.Image) string {
 	switch im.ScanStatus {
 	case store.ScanFailed, store.ScanUnsupported, store.ScanInactive:
+	case store.ScanComplete:
+		if im.ScanReason == "" || im.ScanReason == "SUCCESSFUL" {
+			return "-"
+		}
 	default:
 		return "-"
 	}
