@@ -47,8 +47,9 @@ type Bus struct {
 	// egress.Default(), which refuses loopback, private, link-local and
 	// metadata addresses); every request goes through its client.
 	Egress *egress.Policy
-	// Timeout bounds one attempt at one target (default 10 s): an
-	// attempt that runs out is a failed attempt, retried as any other.
+	// Timeout bounds one HTTP attempt — a webhook or a callback —
+	// (default 10 s): an attempt that runs out is a failed attempt,
+	// retried as any other.
 	Timeout time.Duration
 	Log     *slog.Logger
 	// Owner names this process in delivery leases; Lease is how long a
@@ -210,9 +211,6 @@ type failure struct {
 func (b *Bus) attempt(ctx context.Context, d *store.Delivery, rules map[string]*compiled) store.DeliveryOutcome {
 	var policy *store.RetryPolicy
 	var f *failure
-	actx, cancel := context.WithTimeout(ctx, b.timeout())
-	defer cancel()
-	ctx = actx
 	if id, ok := strings.CutPrefix(d.Target, CallbackPrefix); ok && d.Rule == "" {
 		f = b.callback(ctx, d, id)
 	} else {
@@ -344,6 +342,8 @@ func (b *Bus) ruleARN(name string) string {
 // followed) and any other status are permanent (the receiver refuses the
 // event, and will on every attempt).
 func (b *Bus) post(ctx context.Context, d *store.Delivery, url string, body []byte, isJSON bool, secret, rule string) *failure {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return &failure{err: err, permanent: true}
