@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"DeliveryLanes", testDeliveryLanes},
 		{"ImageCoverage", testImageCoverage},
+		{"RegistryState", testRegistryState},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
