@@ -143,9 +143,16 @@ func (w *Worker) Do(ctx context.Context, job *store.Job) {
 	wg.Wait()
 	if ctx.Err() != nil {
 		// Shutting down: give the job back at once (a lease ending
-		// now), so that this or another process takes it over.
+		// now), so that this or another process takes it over — unless
+		// it completed, when it is finished instead of done twice.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if err == nil {
+			if err := w.Store.FinishJob(rctx, job.ID, w.Owner, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+				w.Log.Error("finishing a job failed", "job", job.ID, "err", err)
+			}
+			return
+		}
 		if err := w.Store.ExtendJob(rctx, job.ID, w.Owner, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 			w.Log.Error("handing a job back failed; it waits out its lease", "job", job.ID, "err", err)
 		} else {
