@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -277,4 +278,48 @@ func TestCompressedArchiveErrors(t *testing.T) {
 			wantErr(t, err, "archive:"+p, "decompress archive")
 		})
 	}
+}
+
+// FuzzStreamIndex checks that an archive indexed from its gzip stream
+// serves what a sequential read of it finds, whatever the archive.
+func FuzzStreamIndex(f *testing.F) {
+	f.Add(smallTar(f))
+	f.Add([]byte{})
+	f.Add(make([]byte, 1024))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		zw.Write(data)
+		zw.Close()
+		p := filepath.Join(dir, "a.tar.gz")
+		if err := os.WriteFile(p, z.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		idx, err := indexStream(context.Background(), fh, int64(z.Len()))
+		if err != nil {
+			return
+		}
+		files, ok := sequentialOK(bytes.NewReader(data))
+		if !ok {
+			return
+		}
+		checkIndex(t, idx, files)
+		for n := range files {
+			rc, err := idx.open(context.Background(), n)
+			if err != nil {
+				t.Fatalf("%s: %v", n, err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, files[n]) {
+				t.Fatalf("%s: streamed %d bytes (%v), want %d", n, len(got), err, len(files[n]))
+			}
+		}
+	})
 }
