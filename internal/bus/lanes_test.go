@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/bus"
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -169,5 +170,28 @@ func TestRefusedWhenConnecting(t *testing.T) {
 	}
 	if n := rcv.count(); n != 0 {
 		t.Errorf("%d requests reached the loopback receiver", n)
+	}
+}
+
+// TestCallbackRefusedWhenConnecting: a gate callback to a loopback
+// address (a request stored before the policy existed) is refused when
+// connecting, like a webhook.
+func TestCallbackRefusedWhenConnecting(t *testing.T) {
+	st := openStore(t)
+	rcv := newReceiver(t, "request-token")
+	e := emit(t, st, "Vigil Gate Decision", map[string]any{"decision": "Approved"})
+	if err := st.AddDeliveries(context.Background(), []store.Delivery{{EventID: e.ID, Target: bus.CallbackPrefix + "r1"}}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBus(st, "a")
+	b.Egress = nil // the default policy
+	b.Callbacks = callbacks{url: rcv.URL + "/internal-admin", key: "request-token"}
+	run(t, b)
+	waitFor(t, "the dead-letter list", func() bool { return len(deliveries(t, st, store.DeliveryQuery{State: store.DeliveryDead})) == 1 })
+	if d := deliveries(t, st, store.DeliveryQuery{})[0]; !strings.Contains(d.LastError, "127.0.0.1, a loopback address") {
+		t.Errorf("dead callback: %q", d.LastError)
+	}
+	if n := rcv.count(); n != 0 {
+		t.Errorf("%d callbacks reached the loopback receiver", n)
 	}
 }
