@@ -156,8 +156,11 @@ func fromLSBRelease(data []byte) *inventory.Distro {
 	}
 }
 
+// firstLine is the file's first line; a carriage return ends it too, so
+// that no version or codename read from it holds a line break.
 func firstLine(data []byte) string {
 	s, _, _ := strings.Cut(string(data), "\n")
+	s, _, _ = strings.Cut(s, "\r")
 	return strings.TrimSpace(s)
 }
 
