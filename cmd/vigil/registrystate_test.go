@@ -51,6 +51,11 @@ func startRegServer(t *testing.T, feeds ...string) *regServer {
 	return &regServer{srv: srv, addr: addr, token: token, c: apiClient{base: addr, token: token}}
 }
 
+// env points the vigil command line at the server.
+func (s *regServer) env() []string {
+	return []string{"VIGIL_SERVER=http://" + s.addr, "VIGIL_TOKEN=" + s.token}
+}
+
 func (s *regServer) push(t *testing.T, img v1.Image, ref string) string {
 	t.Helper()
 	r, err := name.ParseReference(s.addr+"/"+ref, name.Insecure)
@@ -245,7 +250,7 @@ func deleters(t *testing.T, s *regServer) []deleter {
 // the image goes too.
 func TestDeleteTagWithClients(t *testing.T) {
 	s := startRegServer(t, "vulndb/alpine-secdb")
-	img := testenv.LayoutImage(t, "alpine-3.20.3")
+	img := testenv.LayoutImage(t, "alpine-3.10.3")
 	for _, d := range deleters(t, s) {
 		t.Run(d.name, func(t *testing.T) {
 			repo := "team/" + d.name
@@ -304,6 +309,10 @@ func TestDeleteTagWithClients(t *testing.T) {
 			if c.Decision != "Rejected" || !strings.Contains(c.Reason, "deleted") || !strings.Contains(c.Reason, repo+":v1") {
 				t.Errorf("gate check after the deletion: %+v", c)
 			}
+			cli := startVigil(t, s.env(), "gate", "check", s.addr+"/"+repo+":v1")
+			if code := cli.wait(t, 30*time.Second); code != 3 || !strings.Contains(cli.stdout.String(), "deleted") {
+				t.Errorf("vigil gate check after the deletion: exit %d\n%s%s", code, cli.stdout.String(), cli.stderr.String())
+			}
 			var req struct {
 				Decision *struct{ Decision, Reason, Trigger string } `json:"decision"`
 			}
@@ -336,7 +345,7 @@ func index(t *testing.T, a, b v1.Image) v1.ImageIndex {
 // removes it and lets its images go.
 func TestIndexState(t *testing.T) {
 	s := startRegServer(t, "vulndb/alpine-secdb")
-	old, cur := testenv.LayoutImage(t, "alpine-3.7.3"), testenv.LayoutImage(t, "alpine-3.20.3")
+	old, cur := testenv.LayoutImage(t, "alpine-3.7.3"), testenv.LayoutImage(t, "alpine-3.10.3")
 	idx := index(t, old, cur)
 	ref, _ := name.ParseReference(s.addr+"/team/multi:1", name.Insecure)
 	if err := remote.WriteIndex(ref, idx, remote.WithAuth(&authn.Basic{Username: "vigil", Password: s.token})); err != nil {
@@ -423,6 +432,10 @@ func TestIndexState(t *testing.T) {
 	s.c.get(t, "/api/v1/gate/check?platform=linux/s390x&image=team/multi:1", &none)
 	if none.Decision != "Rejected" || !strings.Contains(none.Reason, "linux/s390x") {
 		t.Errorf("the index for a platform it lacks: %+v", none)
+	}
+	cli := startVigil(t, s.env(), "gate", "check", "--platform", "linux/amd64", "team/multi:1")
+	if code := cli.wait(t, 30*time.Second); code != 3 || !strings.Contains(cli.stdout.String(), "linux/amd64") || !strings.Contains(cli.stdout.String(), oldCheck.Findings[0].VulnerabilityID) {
+		t.Errorf("vigil gate check --platform linux/amd64: exit %d\n%s%s", code, cli.stdout.String(), cli.stderr.String())
 	}
 	s.c.do(t, "PUT", "/api/v1/gate/policies/multi", map[string]any{"repository": "team/multi", "maxCritical": 1000, "maxHigh": 1000, "maxMedium": 1000, "maxLow": 1000, "maxUntriaged": 1000}, nil)
 	if c := s.check(t, "team/multi:1"); c.Decision != "Approved" {

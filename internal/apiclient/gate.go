@@ -133,3 +133,9 @@ func (c *Client) GateDecisions(ctx context.Context, q DecisionQuery) (*DecisionP
 func (c *Client) GateCheck(ctx context.Context, image string) (*gate.Check, error) {
 	return call[gate.Check](ctx, c, "GET", "/gate/check"+query("image", image), nil)
 }
+
+// GateCheckPlatform judges, of an image index, only its image for platform
+// ("os/arch[/variant]").
+func (c *Client) GateCheckPlatform(ctx context.Context, image, platform string) (*gate.Check, error) {
+	return call[gate.Check](ctx, c, "GET", "/gate/check"+query("image", image, "platform", platform), nil)
+}

@@ -181,18 +181,20 @@ func printGateFindings(t *table, fs []store.GateFinding) {
 }
 
 func (a *app) gateCheckCmd(f *remoteFlags) *cobra.Command {
-	return &cobra.Command{
+	var platform string
+	cmd := &cobra.Command{
 		Use:   "check IMAGE",
 		Short: "Judge an image now from its stored findings (for admission control)",
 		Long: "Judge IMAGE at once by its repository's policy, from its stored findings; nothing is\n" +
-			"stored. An image not scanned yet is rejected. Exit status: 0 Approved, 3 Rejected.",
+			"stored. An image not scanned yet is rejected; an index is judged by every image it holds,\n" +
+			"or with --platform by its image for that platform. Exit status: 0 Approved, 3 Rejected.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client(f)
 			if err != nil {
 				return err
 			}
-			res, err := c.GateCheck(cmd.Context(), args[0])
+			res, err := c.GateCheckPlatform(cmd.Context(), args[0], platform)
 			if err != nil {
 				return err
 			}
@@ -214,6 +216,8 @@ func (a *app) gateCheckCmd(f *remoteFlags) *cobra.Command {
 			return withCode(ExitRejected, errors.New(res.Reason))
 		},
 	}
+	cmd.Flags().StringVar(&platform, "platform", "", "of an image index, judge only the image for this platform (os/arch[/variant])")
+	return cmd
 }
 
 func (a *app) gateDecisionsCmd(f *remoteFlags) *cobra.Command {
