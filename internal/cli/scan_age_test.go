@@ -73,3 +73,34 @@ func TestScanDataAgeOldestReliedOn(t *testing.T) {
 		t.Errorf("bookworm, one year: exit %d, want %d naming kev\n%s", code, ExitStaleDB, errs)
 	}
 }
+
+// TestDBStatusDataAge: `vigil db status` gives each feed's data age and
+// what it was read from, "unknown" where nothing dates it, whatever the
+// import time.
+func TestDBStatusDataAge(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}
+	runVigilEnv(t, env, "db", "import", testenv.Shared(t, "vulndb/kev"), testenv.Shared(t, "vulndb/alpine-secdb/v3.7/main.json"),
+		testenv.Shared(t, "vulndb/osv/Go/all.zip"))
+	out, _ := runVigilEnv(t, env, "db", "status")
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	for feed, want := range map[string][]string{
+		"kev":              {"2025-08-25", "feed date"},
+		"osv/Go":           {"2026-08-21", "zip entry times"},
+		"alpine/v3.7/main": {"unknown", "no date in the data or its file"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[feed], w) {
+				t.Errorf("db status line for %s %q lacks %q\n%s", feed, lines[feed], w, out)
+			}
+		}
+	}
+	if strings.Contains(out, "0001-01-01") {
+		t.Errorf("db status reports year 1:\n%s", out)
+	}
+}

@@ -14,7 +14,8 @@ import (
 
 // TestDashboardFeedAges: the dashboard lists each feed of a real database
 // with the age of its data — KEV's dateReleased, the secdb's "unknown" —
-// not the time it was imported.
+// not the time it was imported, and says when active findings are
+// untriaged for want of a score source.
 func TestDashboardFeedAges(t *testing.T) {
 	d, err := vulndb.NewDir(t.TempDir())
 	if err != nil {
@@ -38,8 +39,10 @@ func TestDashboardFeedAges(t *testing.T) {
 		return out, err
 	}
 	e := newEnv(t, func(o *web.Options) { o.Feeds = feeds })
+	seed(t, e)
 	body := e.signIn(store.RoleReadOnly).page("/")
-	for _, want := range []string{"Vulnerability data", `data-feed="kev"`, "2025-08-25 (", vulndb.AgeFeedDate, `data-feed="alpine/v3.7/main"`, "unknown"} {
+	// The fixture's stdlib GO-2024-3106 in team/app is UNTRIAGED.
+	for _, want := range []string{"untriaged, for want of a score source", `href="/findings?severity=UNTRIAGED"`,"Vulnerability data", `data-feed="kev"`, "2025-08-25 (", vulndb.AgeFeedDate, `data-feed="alpine/v3.7/main"`, "unknown"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
