@@ -11,7 +11,7 @@ import (
 
 // errIntegrity marks a blob whose content is not what its digest or size
 // says: a corrupt or tampered image, never to be read as if it were fine.
-var errIntegrity = errors.New("content does not match its descriptor")
+var errIntegrity = errors.New("integrity check failed")
 
 // verifier checks a blob as it streams: its digest, and its size when
 // known, are compared when the stream ends, and a mismatch is returned
