@@ -1,16 +1,20 @@
 package analyze
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -58,11 +62,11 @@ func (c *DirCache) Get(_ context.Context, key string) (*LayerResult, error) {
 	if err != nil {
 		return nil, nil
 	}
-	var r LayerResult
-	if err := json.NewDecoder(zr).Decode(&r); err != nil || r.Key != key {
+	r, err := ReadLayerResult(zr)
+	if err != nil || r.Key != key {
 		return nil, nil
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Put implements Cache. The entry is written to a temporary file and
@@ -74,7 +78,7 @@ func (c *DirCache) Put(_ context.Context, key string, r *LayerResult) error {
 	}
 	defer os.Remove(t.Name())
 	zw := gzip.NewWriter(t)
-	if err := json.NewEncoder(zw).Encode(r); err != nil {
+	if _, err := r.WriteTo(zw); err != nil {
 		t.Close()
 		return err
 	}
@@ -86,6 +90,77 @@ func (c *DirCache) Put(_ context.Context, key string, r *LayerResult) error {
 		return err
 	}
 	return os.Rename(t.Name(), c.file(key))
+}
+
+// layerSets are the path sets a layer result stores after its JSON, in
+// this order.
+func (r *LayerResult) layerSets() []*pathSet {
+	return []*pathSet{&r.Whiteouts, &r.Opaques, &r.Entries, &r.NonDirs}
+}
+
+// maxStoredSet bounds a path set read back from a cache entry, so that a
+// damaged entry cannot ask for more memory than a walk would ever use.
+const maxStoredSet = maxLayerPaths
+
+// WriteTo writes r in the layer cache's format: its fields as one line of
+// JSON, then each path set as a uvarint count and that many 16-byte
+// hashes. Written this way, a layer of a million files costs its 16 bytes
+// a path once, with no text form of the hashes built in memory.
+func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	if err := json.NewEncoder(cw).Encode(r); err != nil {
+		return cw.n, fmt.Errorf("analyze: encode layer result: %w", err)
+	}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	var n [binary.MaxVarintLen64]byte
+	for _, set := range r.layerSets() {
+		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(*set)))])
+		for _, h := range *set {
+			bw.Write(h[:])
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, fmt.Errorf("analyze: encode layer result: %w", err)
+	}
+	return cw.n, nil
+}
+
+// ReadLayerResult reads what WriteTo writes.
+func ReadLayerResult(rd io.Reader) (*LayerResult, error) {
+	dec := json.NewDecoder(rd)
+	var r LayerResult
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("analyze: decode layer result: %w", err)
+	}
+	br := bufio.NewReaderSize(io.MultiReader(dec.Buffered(), rd), 64<<10)
+	if b, err := br.ReadByte(); err != nil || b != '\n' {
+		return nil, errors.New("analyze: decode layer result: no path sets after the JSON")
+	}
+	for _, set := range r.layerSets() {
+		n, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, fmt.Errorf("analyze: decode layer result: %w", err)
+		}
+		if n > maxStoredSet {
+			return nil, fmt.Errorf("analyze: decode layer result: a set of %d paths, more than a walk keeps", n)
+		}
+		// Sized once: the count is bounded, and growing a set of a
+		// million hashes by appending would allocate it five times over.
+		out := make(pathSet, n)
+		for i := range out {
+			if _, err := io.ReadFull(br, out[i][:]); err != nil {
+				return nil, fmt.Errorf("analyze: decode layer result: %w", err)
+			}
+		}
+		if !slices.IsSortedFunc(out, comparePathHash) {
+			return nil, errors.New("analyze: decode layer result: a path set is not sorted")
+		}
+		*set = out
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, errors.New("analyze: decode layer result: data after the path sets")
+	}
+	return &r, nil
 }
 
 // MemCache is a Cache held in memory.

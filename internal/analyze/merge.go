@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -13,39 +14,60 @@ import (
 
 // stack is the image's layers seen together: the final filesystem.
 type stack struct {
-	layers    []*LayerResult
-	whiteouts []map[string]bool
-	opaques   []map[string]bool
-	// files indexes each layer's cataloged files by path and cataloger,
-	// with the keys of the packages found there.
-	files []map[fileKey]map[string]bool
+	layers []*LayerResult
+	images []*image.Layer
+	// over is the warning about the first file whose packages would
+	// have taken the image past maxPackages.
+	over *Warning
+	// files indexes each layer's cataloged files, and the hard links to
+	// them, by path and cataloger; built for a layer when first needed.
+	files []map[fileKey]*fileKeys
 }
 
 type fileKey struct{ path, cataloger string }
 
-func newStack(layers []*LayerResult) *stack {
-	s := &stack{layers: layers}
-	for _, r := range layers {
-		wh, op := map[string]bool{}, map[string]bool{}
-		for _, p := range r.Whiteouts {
-			wh[p] = true
+// fileKeys are the keys of the packages found in one file, worked out
+// when first asked for; a file's hard links share them.
+type fileKeys struct {
+	f    *FileResult
+	keys map[string]bool
+}
+
+func (k *fileKeys) has(key string) bool {
+	if k.keys == nil {
+		k.keys = make(map[string]bool, len(k.f.Packages))
+		for i := range k.f.Packages {
+			k.keys[k.f.Packages[i].Key()] = true
 		}
-		for _, p := range r.Opaques {
-			op[p] = true
-		}
-		files := map[fileKey]map[string]bool{}
-		for _, f := range r.Files {
-			keys := map[string]bool{}
-			for i := range f.Packages {
-				keys[f.Packages[i].Key()] = true
-			}
-			files[fileKey{f.Path, f.Cataloger}] = keys
-		}
-		s.whiteouts = append(s.whiteouts, wh)
-		s.opaques = append(s.opaques, op)
-		s.files = append(s.files, files)
 	}
-	return s
+	return k.keys[key]
+}
+
+func newStack(layers []*LayerResult, images []*image.Layer) *stack {
+	return &stack{layers: layers, images: images, files: make([]map[fileKey]*fileKeys, len(layers))}
+}
+
+// fileIndex returns layer i's index of cataloged files.
+func (s *stack) fileIndex(i int) map[fileKey]*fileKeys {
+	if s.files[i] != nil {
+		return s.files[i]
+	}
+	r := s.layers[i]
+	idx := make(map[fileKey]*fileKeys, len(r.Files)+len(r.Links))
+	byPath := map[string][]*fileKeys{}
+	for j := range r.Files {
+		f := &r.Files[j]
+		k := &fileKeys{f: f}
+		idx[fileKey{f.Path, f.Cataloger}] = k
+		byPath[f.Path] = append(byPath[f.Path], k)
+	}
+	for _, l := range r.Links {
+		for _, k := range byPath[l.Target] {
+			idx[fileKey{l.Path, k.f.Cataloger}] = k
+		}
+	}
+	s.files[i] = idx
+	return idx
 }
 
 // deletes reports whether layer j removes p of the layers below it other
@@ -53,12 +75,13 @@ func newStack(layers []*LayerResult) *stack {
 // opaque directory above it, or a file or link where a directory above it
 // was.
 func (s *stack) deletes(j int, p string) bool {
-	if s.whiteouts[j][p] {
+	r := s.layers[j]
+	if r.Whiteouts.has(p) {
 		return true
 	}
-	r := s.layers[j]
 	return ancestors(p, func(d string) bool {
-		return s.whiteouts[j][d] || s.opaques[j][d] || r.NonDirs.has(d)
+		h := hashPath(d)
+		return r.Whiteouts.hasHash(h) || r.Opaques.hasHash(h) || r.NonDirs.hasHash(h)
 	})
 }
 
@@ -81,8 +104,8 @@ func (s *stack) introducedIn(k string, f fileKey, top int) int {
 		if s.deletes(i+1, f.path) {
 			break
 		}
-		if keys, ok := s.files[i][f]; ok {
-			if !keys[k] {
+		if keys, ok := s.fileIndex(i)[f]; ok {
+			if !keys.has(k) {
 				break
 			}
 			intro = i
@@ -142,22 +165,29 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
-	s := newStack(results)
-	var pkgs []inventory.Package
-	for i, r := range results {
+	s := newStack(results, layers)
+	// Sized in advance: a layer can hold hundreds of thousands of
+	// packages, and growing by appending would hold two copies at once.
+	n := 0
+	for _, r := range results {
+		links := linksByTarget(r.Links)
 		for _, f := range r.Files {
-			if s.hidden(f.Path, i) {
-				continue
-			}
-			for _, p := range f.Packages {
-				intro := s.introducedIn(p.Key(), fileKey{f.Path, f.Cataloger}, i)
-				p.Layer = inventory.LayerRef{Index: intro, DiffID: results[intro].DiffID}
-				if intro < len(layers) {
-					p.Layer.Digest = layers[intro].Digest
-				}
-				pkgs = append(pkgs, p)
+			n += len(f.Packages) * (1 + len(links[f.Path]))
+		}
+	}
+	pkgs := make([]inventory.Package, 0, min(n, maxPackages))
+	for i, r := range results {
+		links := linksByTarget(r.Links)
+		for fi := range r.Files {
+			f := &r.Files[fi]
+			pkgs = s.appendFile(pkgs, i, f, f.Path)
+			for _, l := range links[f.Path] {
+				pkgs = s.appendFile(pkgs, i, f, l)
 			}
 		}
+	}
+	if s.over != nil {
+		res.Warnings = append(res.Warnings, *s.over)
 	}
 	markOwned(s, pkgs)
 	d := distro.Detect(s.read)
@@ -169,6 +199,44 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 	}
 	res.Inventory = inventory.Inventory{Distro: d, Packages: dedupe(pkgs)}
 	return res
+}
+
+// appendFile appends the packages of file f of layer i, found at path p
+// (f's own, or a hard link's), unless a layer above hides them.
+func (s *stack) appendFile(pkgs []inventory.Package, i int, f *FileResult, p string) []inventory.Package {
+	if s.over != nil || s.hidden(p, i) {
+		return pkgs
+	}
+	results := s.layers
+	for _, pkg := range f.Packages {
+		if len(pkgs) == maxPackages {
+			s.over = &Warning{Layer: i, DiffID: s.layers[i].DiffID, Path: p, Incomplete: f.Cataloger,
+				Message: fmt.Sprintf("the image's files list more than %d packages: from this file on, in layer and path order, packages are not inventoried", maxPackages)}
+			return pkgs
+		}
+		if p != f.Path {
+			pkg.Path = "/" + p + strings.TrimPrefix(pkg.Path, "/"+f.Path)
+		}
+		intro := s.introducedIn(pkg.Key(), fileKey{p, f.Cataloger}, i)
+		pkg.Layer = inventory.LayerRef{Index: intro, DiffID: results[intro].DiffID}
+		if intro < len(s.images) {
+			pkg.Layer.Digest = s.images[intro].Digest
+		}
+		pkgs = append(pkgs, pkg)
+	}
+	return pkgs
+}
+
+// linksByTarget groups a layer's hard links by the file they link to.
+func linksByTarget(links []Link) map[string][]string {
+	if len(links) == 0 {
+		return nil
+	}
+	m := map[string][]string{}
+	for _, l := range links {
+		m[l.Target] = append(m[l.Target], l.Path)
+	}
+	return m
 }
 
 // markOwned notes, on each language package, the OS package that installed
@@ -219,10 +287,12 @@ func markOwned(s *stack, pkgs []inventory.Package) {
 func dedupe(pkgs []inventory.Package) []inventory.Package {
 	type at struct{ purl, path string }
 	var (
-		out       = make([]inventory.Package, 0, len(pkgs))
+		declared  []inventory.Package
 		seen      = map[at]bool{}
 		installed = map[string]int{} // purl → index in out
 	)
+	// In place: out never runs ahead of the package being read.
+	out := pkgs[:0]
 	keep := func(p inventory.Package) {
 		if k := (at{p.PURL, p.Path}); !seen[k] {
 			seen[k] = true
@@ -230,17 +300,16 @@ func dedupe(pkgs []inventory.Package) []inventory.Package {
 		}
 	}
 	for _, p := range pkgs {
-		if p.Evidence != inventory.Declared {
-			if _, ok := installed[p.PURL]; !ok {
-				installed[p.PURL] = len(out)
-			}
-			keep(p)
-		}
-	}
-	for _, p := range pkgs {
-		if p.Evidence != inventory.Declared {
+		if p.Evidence == inventory.Declared {
+			declared = append(declared, p)
 			continue
 		}
+		if _, ok := installed[p.PURL]; !ok {
+			installed[p.PURL] = len(out)
+		}
+		keep(p)
+	}
+	for _, p := range declared {
 		if i, ok := installed[p.PURL]; ok {
 			if !slices.Contains(out[i].Locations, p.Path) {
 				out[i].Locations = append(out[i].Locations, p.Path)
@@ -249,6 +318,7 @@ func dedupe(pkgs []inventory.Package) []inventory.Package {
 		}
 		keep(p)
 	}
+	clear(pkgs[len(out):])
 	sortPackages(out)
 	return out
 }

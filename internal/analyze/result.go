@@ -19,20 +19,27 @@ type LayerResult struct {
 
 	// Files are the files catalogers read, with what each found.
 	Files []FileResult `json:"files,omitempty"`
+	// Links are the hard links to those files: each is read as the file
+	// it links to.
+	Links []Link `json:"links,omitempty"`
 	// System holds the small files distribution detection reads, by path.
 	System map[string][]byte `json:"system,omitempty"`
-	// Symlinks maps each symbolic link to its target, as written.
+	// Symlinks maps symbolic links to their targets, as written: those
+	// that distribution detection may follow (at a release file's path or
+	// pointing to one), not every link of the layer.
 	Symlinks map[string]string `json:"symlinks,omitempty"`
 
 	// Whiteouts are the paths this layer deletes from lower layers;
-	// Opaques the directories whose lower contents it hides.
-	Whiteouts []string `json:"whiteouts,omitempty"`
-	Opaques   []string `json:"opaques,omitempty"`
-	// Entries and NonDirs are hashes of every path in the layer, and of
-	// those that are not directories: a lower file is hidden by an entry
-	// at its own path, or by a non-directory at one of its ancestors.
-	Entries pathSet `json:"entries,omitempty"`
-	NonDirs pathSet `json:"nonDirs,omitempty"`
+	// Opaques the directories whose lower contents it hides. Entries and
+	// NonDirs are every path in the layer, and those that are not
+	// directories: a lower file is hidden by an entry at its own path, or
+	// by a non-directory at one of its ancestors. All four are sets of
+	// path hashes, a fixed 16 bytes a path however long it is; the layer
+	// cache stores them after the JSON fields, in binary.
+	Whiteouts pathSet `json:"-"`
+	Opaques   pathSet `json:"-"`
+	Entries   pathSet `json:"-"`
+	NonDirs   pathSet `json:"-"`
 
 	// Owned records the files the OS package manager installed, per file
 	// that says so (a dpkg .list file, apk's installed database).
@@ -46,11 +53,20 @@ type LayerResult struct {
 	Count int   `json:"count"`
 }
 
+// Link is a hard link to a file that catalogers read: Target is that
+// file, never another link.
+type Link struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
+}
+
 // FileResult is what the catalogers found in one file.
 type FileResult struct {
 	Path      string              `json:"path"`
 	Cataloger string              `json:"cataloger"`
 	Packages  []inventory.Package `json:"packages,omitempty"`
+
+	seq int // the file's place in the layer, during the walk
 }
 
 // OwnedFiles are the files one listing file says an OS package installed.

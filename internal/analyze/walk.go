@@ -31,6 +31,20 @@ const (
 	// maxWarnings bounds the warnings kept for one layer; a hostile
 	// layer could otherwise produce one per entry.
 	maxWarnings = 100
+	// maxLayerPaths bounds the paths (entries and the directories they
+	// imply) a layer result records, 16 bytes each. Real layers hold a few
+	// hundred thousand; past the bound, what the layer replaces or deletes
+	// in lower layers is no longer recorded, so lower files count as still
+	// present: more packages reported, never fewer.
+	maxLayerPaths = 1 << 21
+	// maxLinkHops bounds the symbolic links kept for distribution
+	// detection that are not at a release file's own path.
+	maxLinkHops = 64
+	// maxPackages bounds the packages one layer, and one image, is taken
+	// to hold: fifty times what the largest real images have, and what
+	// memory allows whatever a layer claims. Past it, files are not
+	// inventoried, with a warning that makes coverage partial.
+	maxPackages = 50_000
 )
 
 // walker reads one layer.
@@ -49,13 +63,31 @@ type walker struct {
 	// incomplete counts the warnings about wanted files, kept apart from
 	// the others so that no flood of ordinary warnings can hide one.
 	incomplete int
-	dirs       map[string]bool // directories present, explicitly or not
-	read       map[string]int64
-	hardlink   []hardlink
+	// lastDir is the directory of the previous entry: it and its
+	// ancestors are recorded already, and tar streams list the entries of
+	// a directory together, so each directory is hashed about once.
+	lastDir string
+	full    bool // the layer's paths reached maxLayerPaths
+	// files maps each file catalogers read, and each hard link to one,
+	// to the file read (its place in the layer, an index into sizes): a
+	// hard link to a hard link is the same file, found in one look-up
+	// however long the chain. Only hashes of the paths are kept: links
+	// name their file by its place until the walk ends.
+	files    map[pathHash]int32
+	sizes    []int64
+	links    []pendingLink
+	linkHops int
+	// packages counts the packages in r.Files. When it grows past
+	// maxPackages, the files read last in the layer's order are
+	// dropped; firstCut is the earliest cut.
+	packages int
+	firstCut *FileResult
 }
 
-type hardlink struct {
-	path, target string
+// pendingLink is a hard link at path to the seq'th file read.
+type pendingLink struct {
+	path string
+	seq  int32
 }
 
 func newWalker(ctx context.Context, a *Analyzer, index int, diffID, tmp string) *walker {
@@ -68,8 +100,7 @@ func newWalker(ctx context.Context, a *Analyzer, index int, diffID, tmp string) 
 			System:   map[string][]byte{},
 			Symlinks: map[string]string{},
 		},
-		dirs: map[string]bool{},
-		read: map[string]int64{},
+		files: map[pathHash]int32{},
 	}
 }
 
@@ -170,8 +201,17 @@ func (w *walker) entry(tr *tar.Reader, hdr *tar.Header) error {
 	p, abs, ok := cleanEntry(hdr.Name)
 	if !ok {
 		if hdr.Name != "./" && hdr.Name != "." && hdr.Name != "/" {
-			w.warn("", "entry %q climbs out of the layer root: skipped", hdr.Name)
+			w.warn("", "entry %q climbs out of the layer root: skipped", shorten(hdr.Name))
 		}
+		return nil
+	}
+	mode := hdr.FileInfo().Mode()
+	if why := tooLong(p); why != "" {
+		w.refuse(p, hdr, mode, "entry name "+why)
+		return nil
+	}
+	if (hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink) && len(hdr.Linkname) > pathMax {
+		w.refuse(p, hdr, mode, fmt.Sprintf("link target %d bytes long, more than PATH_MAX (%d)", len(hdr.Linkname), pathMax))
 		return nil
 	}
 	if abs {
@@ -185,72 +225,158 @@ func (w *walker) entry(tr *tar.Reader, hdr *tar.Header) error {
 	if strings.HasPrefix(base, ".wh.") {
 		switch {
 		case base == ".wh..wh..opq":
-			w.r.Opaques = append(w.r.Opaques, dir)
+			w.record(&w.r.Opaques, dir)
 		case strings.HasPrefix(base, ".wh..wh."):
 			// aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content.
 		default:
-			w.r.Whiteouts = append(w.r.Whiteouts, path.Join(dir, base[len(".wh."):]))
+			w.record(&w.r.Whiteouts, path.Join(dir, base[len(".wh."):]))
 		}
 		return nil
 	}
 	w.present(p, hdr.Typeflag == tar.TypeDir)
 
-	mode := hdr.FileInfo().Mode()
 	switch hdr.Typeflag {
 	case tar.TypeSymlink:
-		w.r.Symlinks[p] = hdr.Linkname
-		if _, escaped := resolveLink(p, hdr.Linkname); escaped {
-			w.warn(p, "symbolic link to %q points outside the image root; resolved as if at the root", hdr.Linkname)
-		}
+		w.symlink(p, hdr.Linkname)
 	case tar.TypeLink:
-		target, _, ok := cleanEntry(hdr.Linkname)
-		switch {
-		case !ok:
-			w.warn(p, "hard link to %q climbs out of the layer root: skipped", hdr.Linkname)
-		case target == p:
-			w.warn(p, "hard link to itself: skipped")
-		default:
-			if size, ok := w.read[target]; ok && w.wanted(p, mode, size) {
-				w.hardlink = append(w.hardlink, hardlink{p, target})
-			} else if !ok && w.wanted(p, mode, 0) {
-				w.warn(p, "hard link to %q, which is not an earlier file of this layer: skipped", target)
-			}
-		}
+		w.hardLink(p, hdr.Linkname, mode)
 	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 		return w.file(tr, nil, p, mode, hdr.Size)
 	}
 	return nil
 }
 
+// refuse skips an entry whose name or link target is longer than any file
+// system allows. It costs a warning, which makes coverage partial when
+// the entry is one something wanted.
+func (w *walker) refuse(p string, hdr *tar.Header, mode fs.FileMode, why string) {
+	what := ""
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeLink:
+		what = w.wantedBy(p, mode, hdr.Size)
+	case tar.TypeSymlink:
+		if distro.Wants(p) {
+			what = "release"
+		}
+	}
+	if what != "" {
+		w.skipped(shorten(p), what, "%s: refused", why)
+		return
+	}
+	w.warn(shorten(p), "%s: refused", why)
+}
+
+// symlink records a symbolic link if distribution detection may have to
+// follow it: one at a release file's path, or one that points to a
+// release file (a hop in a chain of links to it). No other link matters
+// to the analysis, so no other is kept.
+func (w *walker) symlink(p, target string) {
+	resolved, escaped := resolveLink(p, target)
+	if escaped {
+		w.warn(p, "symbolic link to %q points outside the image root; resolved as if at the root", target)
+	}
+	switch {
+	case distro.Wants(p):
+		w.r.Symlinks[p] = target
+	case distro.Wants(resolved):
+		if w.linkHops == maxLinkHops {
+			w.warn(p, "more than %d symbolic links to release files: this one is not followed", maxLinkHops)
+			return
+		}
+		w.linkHops++
+		w.r.Symlinks[p] = target
+	}
+}
+
+// hardLink records a hard link at p to the earlier entry named target. A
+// link is the file it links to: when that file was read, so is the link.
+func (w *walker) hardLink(p, name string, mode fs.FileMode) {
+	target, _, ok := cleanEntry(name)
+	switch {
+	case !ok:
+		w.warn(p, "hard link to %q climbs out of the layer root: skipped", name)
+		return
+	case target == p:
+		w.warn(p, "hard link to itself: skipped")
+		return
+	}
+	if distro.Wants(p) {
+		if b, ok := w.r.System[target]; ok {
+			w.r.System[p] = b
+			return
+		}
+	}
+	i, found := w.files[hashPath(target)]
+	var size int64
+	if found {
+		size = w.sizes[i]
+		// A link to this link is a link to the same file.
+		w.files[hashPath(p)] = i
+	}
+	what := w.wantedBy(p, mode, size)
+	switch {
+	case what == "":
+	case found && len(w.links) >= maxPackages:
+		w.skipped(p, what, "more than %d hard links to files read in the layer: not read", maxPackages)
+	case found:
+		w.links = append(w.links, pendingLink{p, i})
+	default:
+		w.skipped(p, what, "hard link to %q, a file of this layer that nothing read: not read", target)
+	}
+}
+
 // present records that path p exists in this layer, with its parent
 // directories.
 func (w *walker) present(p string, isDir bool) {
-	w.r.Entries = append(w.r.Entries, hashPath(p))
-	if isDir {
-		w.dirs[p] = true
-	} else {
-		w.r.NonDirs = append(w.r.NonDirs, hashPath(p))
+	w.record(&w.r.Entries, p)
+	if !isDir {
+		w.record(&w.r.NonDirs, p)
 	}
+	last := w.lastDir
 	ancestors(p, func(d string) bool {
-		if w.dirs[d] {
+		if d == last || strings.HasPrefix(last, d+"/") {
 			return true
 		}
-		w.dirs[d] = true
-		w.r.Entries = append(w.r.Entries, hashPath(d))
+		w.record(&w.r.Entries, d)
 		return false
 	})
+	if isDir {
+		w.lastDir = p
+	} else {
+		w.lastDir = path.Dir(p)
+	}
+}
+
+// record adds p to one of the layer's path sets, unless the layer has
+// recorded maxLayerPaths already.
+func (w *walker) record(set *pathSet, p string) {
+	if len(w.r.Entries)+len(w.r.NonDirs) >= 2*maxLayerPaths || len(*set) >= maxLayerPaths {
+		if !w.full {
+			w.full = true
+			w.warn(p, "more than %d paths in the layer: from here on, files of lower layers that this layer replaces count as still present", maxLayerPaths)
+		}
+		return
+	}
+	*set = append(*set, hashPath(p))
 }
 
 func (w *walker) wanted(p string, mode fs.FileMode, size int64) bool {
-	if distro.Wants(p) || w.owners(p) != nil {
-		return true
+	return w.wantedBy(p, mode, size) != ""
+}
+
+// wantedBy names what wants the file at p ("release", cataloger names,
+// "ownership"), or returns "" when nothing does.
+func (w *walker) wantedBy(p string, mode fs.FileMode, size int64) string {
+	if distro.Wants(p) {
+		return "release"
 	}
+	var cats []Cataloger
 	for _, c := range w.a.catalogers {
 		if c.Wants(p, mode, size) {
-			return true
+			cats = append(cats, c)
 		}
 	}
-	return false
+	return wantedBy(cats, w.owners(p))
 }
 
 // file handles a regular file: nothing is read unless someone wants it.
@@ -292,7 +418,9 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 		w.skipped(p, wantedBy(cats, owners), "%d bytes: larger than the %d-byte limit, not read", size, w.a.maxFile)
 		return nil
 	}
-	w.read[p] = size
+	seq := len(w.sizes)
+	w.files[hashPath(p)] = int32(seq)
+	w.sizes = append(w.sizes, size)
 	var (
 		f       *File
 		release func()
@@ -306,7 +434,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 	}
 	w.jobs.Go(func() error {
 		defer release()
-		w.catalog(f, cats)
+		w.catalog(f, cats, seq)
 		w.own(f, owners)
 		return nil
 	})
@@ -370,7 +498,7 @@ func (w *walker) tempFile() (*os.File, error) {
 
 // catalog runs the catalogers on one file. A cataloger that fails, or
 // even panics, costs a warning about that file, not the analysis.
-func (w *walker) catalog(f *File, cats []Cataloger) {
+func (w *walker) catalog(f *File, cats []Cataloger, seq int) {
 	for _, c := range cats {
 		pkgs, err := safeCatalog(w.ctx, c, f)
 		if err != nil {
@@ -388,9 +516,52 @@ func (w *walker) catalog(f *File, cats []Cataloger) {
 			}
 		}
 		w.mu.Lock()
-		w.r.Files = append(w.r.Files, FileResult{Path: f.Path, Cataloger: c.Name(), Packages: pkgs})
+		w.r.Files = append(w.r.Files, FileResult{Path: f.Path, Cataloger: c.Name(), Packages: pkgs, seq: seq})
+		w.packages += len(pkgs)
+		if w.packages > maxPackages+maxPackages/4 {
+			w.trim()
+		}
 		w.mu.Unlock()
 	}
+}
+
+// trim keeps the files that come first in the layer, up to maxPackages
+// packages, and drops the others. Files are cataloged in parallel and
+// finish in any order, but a file dropped once is past the bound in the
+// final order too, so what is kept does not depend on timing.
+func (w *walker) trim() {
+	files := w.r.Files
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].seq != files[j].seq {
+			return files[i].seq < files[j].seq
+		}
+		return files[i].Cataloger < files[j].Cataloger
+	})
+	n, keep := 0, len(files)
+	for i := range files {
+		if n+len(files[i].Packages) > maxPackages {
+			keep = i
+			break
+		}
+		n += len(files[i].Packages)
+	}
+	if keep == len(files) {
+		return
+	}
+	if first := files[keep]; w.firstCut == nil || first.seq <= w.firstCut.seq {
+		first.Packages = nil
+		w.firstCut = &first
+	}
+	// The file at the bound keeps the packages that fit: cutting only
+	// ever shortens the list from its end, so a file cut twice ends as
+	// if cut once.
+	if room := maxPackages - n; room > 0 {
+		files[keep].Packages = files[keep].Packages[:room:room]
+		n += room
+		keep++
+	}
+	clear(files[keep:])
+	w.r.Files, w.packages = files[:keep], n
 }
 
 // owners returns the catalogers that read ownership from the file at p.
@@ -482,7 +653,7 @@ func (w *walker) dir(root string) error {
 				w.warn(p, "%v", err)
 				return nil
 			}
-			w.r.Symlinks[p] = target
+			w.symlink(p, target)
 		case d.Type().IsRegular():
 			info, err := d.Info()
 			if err != nil {
@@ -515,19 +686,13 @@ func (w *walker) finish() (*LayerResult, error) {
 		return nil, err
 	}
 	r := w.r
-	for _, h := range w.hardlink {
-		for _, fr := range r.Files {
-			if fr.Path != h.target {
-				continue
-			}
-			c := FileResult{Path: h.path, Cataloger: fr.Cataloger}
-			for _, pkg := range fr.Packages {
-				pkg.Path = "/" + h.path + strings.TrimPrefix(pkg.Path, "/"+h.target)
-				c.Packages = append(c.Packages, pkg)
-			}
-			r.Files = append(r.Files, c)
-		}
+	w.trim()
+	if w.firstCut != nil {
+		r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: w.firstCut.Path,
+			Incomplete: w.firstCut.Cataloger,
+			Message:    fmt.Sprintf("the layer's files list more than %d packages: from this file on, in the layer's order, packages are not inventoried", maxPackages)})
 	}
+	w.trimLinks()
 	if w.dropped > 0 {
 		r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID,
 			Message: fmt.Sprintf("%d more warnings not shown", w.dropped)})
@@ -538,17 +703,52 @@ func (w *walker) finish() (*LayerResult, error) {
 		}
 		return r.Files[i].Cataloger < r.Files[j].Cataloger
 	})
-	r.Entries.seal()
-	r.NonDirs.seal()
+	for _, set := range r.layerSets() {
+		set.seal()
+	}
 	sort.Slice(r.Owned, func(i, j int) bool {
 		if r.Owned[i].List != r.Owned[j].List {
 			return r.Owned[i].List < r.Owned[j].List
 		}
 		return r.Owned[i].Owner < r.Owned[j].Owner
 	})
-	sort.Strings(r.Whiteouts)
-	sort.Strings(r.Opaques)
 	return r, nil
+}
+
+// trimLinks drops the hard links that would take the layer's packages
+// past maxPackages, the last ones in path order first.
+func (w *walker) trimLinks() {
+	r := w.r
+	if len(w.links) == 0 {
+		return
+	}
+	target := make(map[int]string, len(r.Files))
+	for _, f := range r.Files {
+		target[f.seq] = f.Path
+	}
+	for _, l := range w.links {
+		// A link to a file that listed no package has none either.
+		if t, ok := target[int(l.seq)]; ok {
+			r.Links = append(r.Links, Link{Path: l.path, Target: t})
+		}
+	}
+	w.links = nil
+	per, by := map[string]int{}, map[string]string{}
+	for _, f := range r.Files {
+		per[f.Path] += len(f.Packages)
+		by[f.Path] = f.Cataloger
+	}
+	sort.Slice(r.Links, func(i, j int) bool { return r.Links[i].Path < r.Links[j].Path })
+	n := w.packages
+	for i, l := range r.Links {
+		if n+per[l.Target] > maxPackages {
+			r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: l.Path, Incomplete: by[l.Target],
+				Message: fmt.Sprintf("the layer's files list more than %d packages: %d hard links, from this one on in path order, are not inventoried", maxPackages, len(r.Links)-i)})
+			r.Links = r.Links[:i:i]
+			return
+		}
+		n += per[l.Target]
+	}
 }
 
 // tailReader remembers the last bytes read through it, so that the walk can

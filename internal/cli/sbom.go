@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -92,15 +95,41 @@ func encodeInventoryJSON(w io.Writer, img *image.Image, res *analyze.Result) err
 		Packages: res.Inventory.Packages,
 		Warnings: res.Warnings,
 	}
-	if doc.Packages == nil {
-		doc.Packages = []inventory.Package{}
-	}
 	if doc.Warnings == nil {
 		doc.Warnings = []analyze.Warning{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	// The packages are written one at a time rather than marshalled with
+	// the rest: an image can hold hundreds of thousands of them, and the
+	// document in memory would cost several times the inventory itself.
+	doc.Packages = []inventory.Package{}
+	rest, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	const slot = "\n  \"packages\": []"
+	i := bytes.Index(rest, []byte(slot))
+	if i < 0 {
+		return errors.New("sbom: no place for the packages in the document")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(rest[:i+len(slot)-1])
+	for n, p := range res.Inventory.Packages {
+		b, err := json.MarshalIndent(p, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(res.Inventory.Packages) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.Write(rest[i+len(slot)-1:])
+	bw.WriteString("\n")
+	return bw.Flush()
 }
 
 // writeOutput writes with fn to path, or to stdout when path is empty. A

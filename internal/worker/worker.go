@@ -398,18 +398,18 @@ func (c LayerCache) Get(ctx context.Context, key string) (*analyze.LayerResult, 
 	if err != nil {
 		return nil, nil
 	}
-	var r analyze.LayerResult
-	if err := json.NewDecoder(zr).Decode(&r); err != nil || r.Key != key {
+	r, err := analyze.ReadLayerResult(zr)
+	if err != nil || r.Key != key {
 		return nil, nil
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Put implements analyze.Cache.
 func (c LayerCache) Put(ctx context.Context, key string, r *analyze.LayerResult) error {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(r); err != nil {
+	if _, err := r.WriteTo(zw); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
