@@ -164,6 +164,7 @@ func (w *Worker) Do(ctx context.Context, job *store.Job) {
 	if err != nil {
 		failure = err.Error()
 		w.Log.Error("job failed", "job", job.ID, "kind", job.Kind, "repository", job.Repository, "digest", job.Digest, "err", err)
+		w.recordFailure(ctx, job, err)
 	} else {
 		w.Log.Info("job done", "job", job.ID, "kind", job.Kind, "repository", job.Repository, "digest", job.Digest, "duration", time.Since(start).Round(time.Millisecond))
 	}
