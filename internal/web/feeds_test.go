@@ -42,7 +42,7 @@ func TestDashboardFeedAges(t *testing.T) {
 	seed(t, e)
 	body := e.signIn(store.RoleReadOnly).page("/")
 	// The fixture's stdlib GO-2024-3106 in team/app is UNTRIAGED.
-	for _, want := range []string{"untriaged, for want of a score source", `href="/findings?severity=UNTRIAGED"`,"Vulnerability data", `data-feed="kev"`, "2025-08-25 (", vulndb.AgeFeedDate, `data-feed="alpine/v3.7/main"`, "unknown"} {
+	for _, want := range []string{"untriaged, for want of a score source", `href="/findings?severity=UNTRIAGED"`, "Vulnerability data", `data-feed="kev"`, "2025-08-25 (", vulndb.AgeFeedDate, `data-feed="alpine/v3.7/main"`, "unknown"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
