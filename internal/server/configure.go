@@ -60,6 +60,9 @@ func (s *Server) configure(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.upgradeGateRule(ctx, now); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for _, r := range s.cfg.Rules {
 		r.ManagedBy, r.CreatedAt, r.UpdatedAt = "config", now, now

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/events"
@@ -100,4 +103,42 @@ func (s *Server) warnNoDatabase() {
 	}
 	s.log.Warn(msg, "db-dir", s.cfg.DBDir,
 		"fix", "run `vigil db update --db-dir "+s.cfg.DBDir+"`, or `vigil db import --db-dir "+s.cfg.DBDir+" DIR` on a host without Internet access")
+}
+
+// upgradeGateRule gives a built-in gate rule written before deletions
+// reached the gate (its pattern routed only pushes) the current pattern,
+// so that deleted images are judged again on installations that predate
+// it. A rule an admin changed is left as it is.
+func (s *Server) upgradeGateRule(ctx context.Context, now time.Time) error {
+	r, err := s.store.EventRule(ctx, GateRuleName)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.ManagedBy != "builtin" || !samePattern(r.EventPattern, pushOnlyGatePattern) {
+		return nil
+	}
+	up := gateRule(now)
+	up.CreatedAt, up.State, up.Targets = r.CreatedAt, r.State, r.Targets
+	if err := s.store.PutEventRule(ctx, up); err != nil {
+		return fmt.Errorf("server: upgrading the built-in rule: %w", err)
+	}
+	return nil
+}
+
+// pushOnlyGatePattern is the built-in rule's pattern before deletions
+// were routed to the gate.
+const pushOnlyGatePattern = `{"$or":[{"detail-type":["Inspector2 Scan"],"source":["aws.inspector2"]},` +
+	`{"detail":{"scanStatus":{"statusCodeValue":["INACTIVE"]}},"detail-type":["Inspector2 Coverage"],"source":["aws.inspector2"]},` +
+	`{"detail":{"action-type":["PUSH"]},"detail-type":["ECR Image Action"],"source":["aws.ecr"]}]}`
+
+// samePattern compares two JSON patterns by value.
+func samePattern(a json.RawMessage, b string) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
