@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -186,14 +185,10 @@ func TestScanCoveragePaddedDpkgStatus(t *testing.T) {
 	dir := t.TempDir()
 	runVigilIn(t, dir, "db", "import", testenv.Shared(t, "vulndb/debian"))
 	env := map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}
-	files := t.TempDir()
-	plain := filepath.Join(files, "plain.tar")
-	padded := filepath.Join(files, "padded.tar")
-	if err := os.WriteFile(plain, testenv.DebianRootfs(t, "debian-bullseye", 0, nil), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(padded, testenv.DebianRootfs(t, "debian-bullseye", 65<<20, nil), 0o644); err != nil {
-		t.Fatal(err)
+	plain := testenv.DebianRootfs(t, "debian-bullseye", 0, nil)
+	padded := testenv.DebianRootfs(t, "debian-bullseye", 65<<20, nil)
+	if fi, err := os.Stat(padded); err != nil || fi.Size() < 65<<20 {
+		t.Fatalf("padded rootfs: %v, %v", fi, err)
 	}
 
 	code, out, errs := runVigilCode(env, "scan", "rootfs:"+plain, "--fail-on", "HIGH", "--format", "json")

@@ -38,6 +38,10 @@ func TestCoverageRescan(t *testing.T) {
 	if code := ts.api(t, "GET", "/api/v1/images/coverage?repository=team/deb&tag=1", nil, &rec); code != 200 || !rec.Coverage.Full {
 		t.Errorf("after the feeds: %d %+v", code, rec)
 	}
+	ts.api(t, "GET", "/api/v1/images/detail?repository=team/deb&digest="+url.QueryEscape(digest), nil, &detail)
+	if strings.Contains(detail.ScanMessage, "no advisory feed") || !strings.Contains(detail.ScanMessage, "debian 11: DSA/DLA lists only") {
+		t.Errorf("after the feeds, scan message %q", detail.ScanMessage)
+	}
 	var got []string
 	for _, e := range ts.events(t).Events {
 		if e.DetailType == "Inspector2 Coverage" && len(e.Resources) == 1 && strings.HasSuffix(e.Resources[0], digest) {

@@ -2,8 +2,7 @@ package testenv
 
 import (
 	"archive/tar"
-	"bytes"
-	"io"
+	"bufio"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,14 +15,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// DebianRootfs returns an uncompressed tar of a Debian root's package
+// DebianRootfs writes an uncompressed tar of a Debian root's package
 // database and release files, copied from the shared test data
-// (os/<name>, such as "debian-bullseye"), with extra files added. When
-// pad is more than 0, the dpkg status file's last package gets a
-// Description longer by at least pad bytes — more continuation lines, as
-// dpkg writes them — the shape of a status file padded to get past a
-// size limit.
-func DebianRootfs(t testing.TB, name string, pad int, extra map[string][]byte) []byte {
+// (os/<name>, such as "debian-bullseye"), with extra files added, and
+// returns its path. When pad is more than 0, the dpkg status file's last
+// package gets a Description longer by at least pad bytes — more
+// continuation lines, as dpkg writes them — the shape of a status file
+// padded to get past a size limit. The tar is written as a stream, so
+// that a large pad does not grow the test's own memory.
+func DebianRootfs(t testing.TB, name string, pad int, extra map[string][]byte) string {
 	t.Helper()
 	root := Shared(t, "os/"+name)
 	read := func(rel string) []byte {
@@ -34,25 +34,27 @@ func DebianRootfs(t testing.TB, name string, pad int, extra map[string][]byte) [
 		return b
 	}
 	status := read("var/lib/dpkg/status")
+	line := " " + strings.Repeat("padding ", 127) + "\n"
+	lines := 0
 	if pad > 0 {
-		var b bytes.Buffer
-		b.Grow(len(status) + pad + 1<<20)
-		b.WriteString(strings.TrimRight(string(status), "\n"))
-		b.WriteString("\n .\n")
-		line := " " + strings.Repeat("padding ", 127) + "\n"
-		for n := 0; n < pad; n += len(line) {
-			b.WriteString(line)
-		}
-		b.WriteString("\n")
-		status = b.Bytes()
+		status = append([]byte(strings.TrimRight(string(status), "\n")), "\n .\n"...)
+		lines = (pad + len(line) - 1) / len(line)
 	}
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	file := func(p string, data []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: p, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+	out := filepath.Join(t.TempDir(), name+".tar")
+	fh, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	bw := bufio.NewWriterSize(fh, 1<<20)
+	tw := tar.NewWriter(bw)
+	header := func(h *tar.Header) {
+		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(data); err != nil {
+	}
+	write := func(b []byte) {
+		if _, err := tw.Write(b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,34 +65,50 @@ func DebianRootfs(t testing.TB, name string, pad int, extra map[string][]byte) [
 			d := strings.Join(parts[:i], "/") + "/"
 			if !dirs[d] {
 				dirs[d] = true
-				if err := tw.WriteHeader(&tar.Header{Name: d, Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
-					t.Fatal(err)
-				}
+				header(&tar.Header{Name: d, Mode: 0o755, Typeflag: tar.TypeDir})
 			}
 		}
 	}
-	dir("usr/lib/os-release")
+	file := func(p string, data []byte) {
+		dir(p)
+		header(&tar.Header{Name: p, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		write(data)
+	}
 	file("usr/lib/os-release", read("usr/lib/os-release"))
 	dir("etc/os-release")
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/os-release", Typeflag: tar.TypeSymlink, Linkname: "../usr/lib/os-release", Mode: 0o777}); err != nil {
-		t.Fatal(err)
-	}
+	header(&tar.Header{Name: "etc/os-release", Typeflag: tar.TypeSymlink, Linkname: "../usr/lib/os-release", Mode: 0o777})
 	file("etc/debian_version", read("etc/debian_version"))
 	dir("var/lib/dpkg/status")
-	file("var/lib/dpkg/status", status)
+	size := int64(len(status))
+	if lines > 0 {
+		size += int64(lines*len(line)) + 1
+	}
+	header(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: size, Typeflag: tar.TypeReg})
+	write(status)
+	for range lines {
+		write([]byte(line))
+	}
+	if lines > 0 {
+		write([]byte("\n"))
+	}
 	names := make([]string, 0, len(extra))
 	for p := range extra {
 		names = append(names, p)
 	}
 	sort.Strings(names)
 	for _, p := range names {
-		dir(p)
 		file(p, extra[p])
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes()
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // DebianImage is a one-layer linux/amd64 image of DebianRootfs
@@ -104,7 +122,7 @@ func DebianImage(t testing.TB, pad int) v1.Image {
 		t.Fatal(err)
 	}
 	rootfs := DebianRootfs(t, "debian-bullseye", pad, map[string][]byte{"app/node_modules/inherits/package.json": pkg})
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(rootfs)), nil })
+	layer, err := tarball.LayerFromFile(rootfs)
 	if err != nil {
 		t.Fatal(err)
 	}

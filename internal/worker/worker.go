@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -283,6 +284,27 @@ func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, su
 // maxScanMessage bounds the scan message stored with an image.
 const maxScanMessage = 2000
 
+// scanMessage says what a completed scan could not assess, or that it
+// assessed everything (and what limits that): never empty, so that it
+// replaces the message of an earlier scan.
+func scanMessage(cov *coverage.Coverage) string {
+	if !cov.Full {
+		return cov.Summary(maxScanMessage)
+	}
+	msg := "every package is covered by an advisory source and every wanted file was read"
+	if l := cov.Limits(); len(l) > 0 {
+		msg += "; coverage limited: " + strings.Join(l, "; ")
+	}
+	if len(msg) > maxScanMessage {
+		cut := maxScanMessage
+		for cut > 0 && msg[cut]&0xc0 == 0x80 {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
 // apply writes observed findings for one image, with its coverage: an
 // image that is not fully covered completes its scan with the coverage's
 // reason (UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE) rather
@@ -323,7 +345,7 @@ func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycl
 		return store.FindingsUpdate{
 			Findings: changed,
 			Image: &store.ImageUpdate{Repository: im.Repository, Digest: im.Digest, ScanStatus: store.ScanComplete,
-				ScanReason: status.Reason, ScanMessage: cov.Summary(maxScanMessage), ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
+				ScanReason: status.Reason, ScanMessage: scanMessage(cov), ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
 			Events: evts,
 		}, nil
 	})
