@@ -110,6 +110,13 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 		return "AlmaLinux:" + major, t == inventory.RPM
 	case "rocky":
 		return "Rocky Linux:" + major, t == inventory.RPM
+	case "amzn":
+		// Amazon Linux 2 and 2023, whose repositories' updateinfo.xml
+		// Vigil reads; the Amazon Linux AMI (2018.03) has no feed.
+		if major != "2" && major != "2023" {
+			return "", false
+		}
+		return "Amazon Linux:" + major, t == inventory.RPM
 	case "wolfi":
 		return "Wolfi", t == inventory.APK
 	case "chainguard":

@@ -22,6 +22,7 @@ import (
 	"github.com/vigilsec/vigil/internal/vulndb/kev"
 	"github.com/vigilsec/vigil/internal/vulndb/nvd"
 	"github.com/vigilsec/vigil/internal/vulndb/osv"
+	"github.com/vigilsec/vigil/internal/vulndb/updateinfo"
 )
 
 const schema = `
@@ -186,7 +187,8 @@ func (b *builder) flushAlpine(ctx context.Context) error {
 func isWarning(err error) bool {
 	var oe *osv.RecordError
 	var ae *alpine.RecordError
-	return (errors.As(err, &oe) && oe.Warning) || (errors.As(err, &ae) && ae.Warning)
+	var ue *updateinfo.RecordError
+	return (errors.As(err, &oe) && oe.Warning) || (errors.As(err, &ae) && ae.Warning) || (errors.As(err, &ue) && ue.Warning)
 }
 
 func (b *builder) finish(ctx context.Context) error {
@@ -368,6 +370,15 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			return err
 		})
 		feedDate = page.Timestamp
+	case KindUpdateInfo:
+		eco := UpdateInfoEcosystem(f.Source.Name)
+		if eco == "" {
+			return fmt.Errorf("vulndb: feed %s: the name says no Amazon Linux release", f.Source.Name)
+		}
+		errs, err = updateinfo.Parse(file, eco, func(a *vuln.Advisory) error {
+			a.Source = f.Source.Name
+			return add(a)
+		})
 	default:
 		return fmt.Errorf("vulndb: feed %s: unknown kind %q", f.Source.Name, f.Source.Kind)
 	}

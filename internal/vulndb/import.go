@@ -40,7 +40,10 @@ type ImportReport struct {
 //   - Alpine secdb JSON (v3.X/main.json);
 //   - the Debian security tracker's DSA/list, DLA/list and JSON export;
 //   - NVD CVE API 2.0 responses; EPSS CSV (gzipped or not); the CISA KEV
-//     catalog.
+//     catalog;
+//   - yum/dnf updateinfo.xml, gzipped or not, in a directory naming its
+//     release: amazon/2/updateinfo.xml.gz, amazon/2023/updateinfo.xml,
+//     amazon/2/kernel-5.10/updateinfo.xml.gz.
 //
 // Feeds already present that are not among the imported ones stay. As with
 // Update, nothing changes unless every file is read and the database built.
@@ -230,6 +233,9 @@ func classifyFile(p string) (candidate, bool, error) {
 	defer f.Close()
 	br := bufio.NewReader(f)
 	head, _ := br.Peek(4096)
+	if c, ok, err := classifyUpdateInfo(p, head); ok || err != nil {
+		return c, ok, err
+	}
 	c := candidate{path: p}
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):

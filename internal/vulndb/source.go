@@ -26,13 +26,16 @@ const (
 	KindEPSS Kind = "epss"
 	// KindKEV is CISA's Known Exploited Vulnerabilities catalog.
 	KindKEV Kind = "kev"
+	// KindUpdateInfo is a yum/dnf repository's updateinfo.xml (Amazon
+	// Linux's ALAS); its URL is the repository's mirror list.
+	KindUpdateInfo Kind = "updateinfo"
 )
 
 // priority orders kinds when two feeds publish a record with the same id:
 // a distribution's own tracker is preferred over a copy of it.
 var priority = map[Kind]int{
 	KindDebianTracker: 0, KindDSA: 1, KindDLA: 2, KindAlpine: 3, KindOSV: 4,
-	KindNVD: 5, KindKEV: 6, KindEPSS: 7,
+	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8,
 }
 
 // Source is one feed: where update downloads it and what format it is in.
@@ -65,6 +68,19 @@ type Upstream struct {
 	// NVD is the CVE API 2.0 endpoint. It is off unless set: a full
 	// download is 130+ pages, rate limited.
 	NVD string `yaml:"nvd"`
+	// UpdateInfo are yum/dnf repositories whose updateinfo.xml is
+	// fetched (Amazon Linux's advisories), each by its mirror list.
+	UpdateInfo []UpdateInfoRepo `yaml:"updateInfo"`
+}
+
+// UpdateInfoRepo is one repository publishing updateinfo.xml.
+type UpdateInfoRepo struct {
+	// Name is the feed's name, "amazon/<release>[/<channel>]": it says
+	// which release the advisories are for ("amazon/2",
+	// "amazon/2/kernel-5.10", "amazon/2023").
+	Name string `yaml:"name"`
+	// MirrorList is the repository's mirror.list URL.
+	MirrorList string `yaml:"mirrorList"`
 }
 
 // DefaultUpstream is where the feeds are published.
@@ -86,6 +102,14 @@ func DefaultUpstream() Upstream {
 		DebianLists:    "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data",
 		EPSS:           "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz",
 		KEV:            "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+		// The core repositories' own mirror lists, as yum and dnf on
+		// Amazon Linux read them. Amazon Linux 2's extras channels
+		// (kernel-5.10, whose advisories are ALAS2KERNEL-5.10-…) have
+		// repositories of their own, added here by the config file.
+		UpdateInfo: []UpdateInfoRepo{
+			{Name: "amazon/2", MirrorList: "http://amazonlinux.default.amazonaws.com/2/core/latest/x86_64/mirror.list"},
+			{Name: "amazon/2023", MirrorList: "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list"},
+		},
 	}
 }
 
@@ -121,6 +145,9 @@ func (u Upstream) Sources() []Source {
 	}
 	if u.NVD != "" {
 		out = append(out, Source{Name: "nvd", Kind: KindNVD, URL: u.NVD})
+	}
+	for _, r := range u.UpdateInfo {
+		out = append(out, Source{Name: r.Name, Kind: KindUpdateInfo, URL: r.MirrorList})
 	}
 	return out
 }

@@ -109,7 +109,11 @@ func (d *Dir) Update(ctx context.Context, sources []Source, opts UpdateOptions) 
 				}
 				return err
 			}
-			s, err := d.fetch(gctx, src, opts)
+			fetch := d.fetch
+			if src.Kind == KindUpdateInfo {
+				fetch = d.fetchUpdateInfo
+			}
+			s, err := fetch(gctx, src, opts)
 			if err != nil {
 				return fmt.Errorf("vulndb: %s (%s): %w", src.Name, src.URL, err)
 			}
