@@ -55,12 +55,12 @@ func TestHardLinkToUnreadFile(t *testing.T) {
 func TestManyHardLinks(t *testing.T) {
 	img := layered(t, manyLinks(t, 200000))
 	res := analyzeImage(t, img)
-	if n := len(res.Inventory.Packages); n != 50000 {
-		t.Errorf("%d packages, want the bound of 50000", n)
+	if n := len(res.Inventory.Packages); n != 25000 {
+		t.Errorf("%d packages, want the bound of 25000", n)
 	}
 	found := false
 	for _, w := range res.Warnings {
-		found = found || (w.Incomplete == "dpkg" && strings.Contains(w.Message, "more than 50000"))
+		found = found || (w.Incomplete == "dpkg" && strings.Contains(w.Message, "more than 25000"))
 	}
 	if !found {
 		t.Errorf("no incomplete warning about the bound: %v", res.Warnings)
@@ -244,12 +244,12 @@ func TestCacheEntryDamaged(t *testing.T) {
 // bound keeps those that come first and says the rest were not read.
 func TestPackagesBound(t *testing.T) {
 	var pkgs []string
-	for i := 0; i < 50010; i++ {
+	for i := 0; i < 25010; i++ {
 		pkgs = append(pkgs, fmt.Sprintf("p%05d=1", i))
 	}
 	res := analyzeImage(t, layered(t, tarball(t, file("var/lib/dpkg/status", status(pkgs...)), file("var/lib/dpkg/status.d/z", status("z=1")))))
-	if n := len(res.Inventory.Packages); n != 50000 {
-		t.Errorf("%d packages, want 50000", n)
+	if n := len(res.Inventory.Packages); n != 25000 {
+		t.Errorf("%d packages, want 25000", n)
 	}
 	for _, p := range res.Inventory.Packages {
 		if p.Name == "z" {

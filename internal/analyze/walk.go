@@ -2,9 +2,11 @@ package analyze
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,10 +43,10 @@ const (
 	// detection that are not at a release file's own path.
 	maxLinkHops = 64
 	// maxPackages bounds the packages one layer, and one image, is taken
-	// to hold: fifty times what the largest real images have, and what
+	// to hold: many times what the largest real images have, and what
 	// memory allows whatever a layer claims. Past it, files are not
 	// inventoried, with a warning that makes coverage partial.
-	maxPackages = 50_000
+	maxPackages = 25_000
 )
 
 // walker reads one layer.
@@ -68,12 +70,17 @@ type walker struct {
 	// a directory together, so each directory is hashed about once.
 	lastDir string
 	full    bool // the layer's paths reached maxLayerPaths
+	// entries and nonDirs become r.Entries and r.NonDirs.
+	entries, nonDirs spill
 	// files maps each file catalogers read, and each hard link to one,
 	// to the file read (its place in the layer, an index into sizes): a
 	// hard link to a hard link is the same file, found in one look-up
-	// however long the chain. Only hashes of the paths are kept: links
-	// name their file by its place until the walk ends.
-	files    map[pathHash]int32
+	// however long the chain. Only 8 bytes of the paths' hashes are
+	// kept: a collision could only make a link of this layer read as
+	// another file of the same layer, which its author could have
+	// written there anyway. Links name their file by its place until the
+	// walk ends.
+	files    map[uint64]int32
 	sizes    []int64
 	links    []pendingLink
 	linkHops int
@@ -82,6 +89,11 @@ type walker struct {
 	// dropped; firstCut is the earliest cut.
 	packages int
 	firstCut *FileResult
+}
+
+func linkKey(p string) uint64 {
+	h := hashPath(p)
+	return binary.LittleEndian.Uint64(h[:8])
 }
 
 // pendingLink is a hard link at path to the seq'th file read.
@@ -100,7 +112,7 @@ func newWalker(ctx context.Context, a *Analyzer, index int, diffID, tmp string) 
 			System:   map[string][]byte{},
 			Symlinks: map[string]string{},
 		},
-		files: map[pathHash]int32{},
+		files: map[uint64]int32{},
 	}
 }
 
@@ -306,12 +318,12 @@ func (w *walker) hardLink(p, name string, mode fs.FileMode) {
 			return
 		}
 	}
-	i, found := w.files[hashPath(target)]
+	i, found := w.files[linkKey(target)]
 	var size int64
 	if found {
 		size = w.sizes[i]
 		// A link to this link is a link to the same file.
-		w.files[hashPath(p)] = i
+		w.files[linkKey(p)] = i
 	}
 	what := w.wantedBy(p, mode, size)
 	switch {
@@ -328,16 +340,16 @@ func (w *walker) hardLink(p, name string, mode fs.FileMode) {
 // present records that path p exists in this layer, with its parent
 // directories.
 func (w *walker) present(p string, isDir bool) {
-	w.record(&w.r.Entries, p)
+	w.recordPath(&w.entries, p)
 	if !isDir {
-		w.record(&w.r.NonDirs, p)
+		w.recordPath(&w.nonDirs, p)
 	}
 	last := w.lastDir
 	ancestors(p, func(d string) bool {
 		if d == last || strings.HasPrefix(last, d+"/") {
 			return true
 		}
-		w.record(&w.r.Entries, d)
+		w.recordPath(&w.entries, d)
 		return false
 	})
 	if isDir {
@@ -350,14 +362,87 @@ func (w *walker) present(p string, isDir bool) {
 // record adds p to one of the layer's path sets, unless the layer has
 // recorded maxLayerPaths already.
 func (w *walker) record(set *pathSet, p string) {
-	if len(w.r.Entries)+len(w.r.NonDirs) >= 2*maxLayerPaths || len(*set) >= maxLayerPaths {
-		if !w.full {
-			w.full = true
-			w.warn(p, "more than %d paths in the layer: from here on, files of lower layers that this layer replaces count as still present", maxLayerPaths)
-		}
+	if w.fullAt(p, len(*set)) {
 		return
 	}
 	*set = append(*set, hashPath(p))
+}
+
+// recordPath adds p to one of the path sets kept on disk during the walk.
+func (w *walker) recordPath(s *spill, p string) {
+	if w.fullAt(p, s.n) {
+		return
+	}
+	if s.f == nil && s.err == nil {
+		s.f, s.err = os.CreateTemp(w.tmp, "paths-*")
+		if s.err == nil {
+			// Unlinked at once: the open file is all the walk needs, and
+			// the system reclaims it however the process ends.
+			os.Remove(s.f.Name())
+			s.bw = bufio.NewWriterSize(s.f, 32<<10)
+		}
+	}
+	s.add(hashPath(p))
+}
+
+// fullAt reports whether the layer has recorded all the paths it may,
+// with a warning the first time.
+func (w *walker) fullAt(p string, n int) bool {
+	if w.entries.n+w.nonDirs.n < 2*maxLayerPaths && n < maxLayerPaths {
+		return false
+	}
+	if !w.full {
+		w.full = true
+		w.warn(p, "more than %d paths in the layer: from here on, files of lower layers that this layer replaces count as still present", maxLayerPaths)
+	}
+	return true
+}
+
+// spill is a path set written to a temporary file as the walk finds its
+// paths, and read back once when the walk ends. Every path of a layer has
+// its hash there, and holding them in memory while the layer's files are
+// cataloged would double what the walk needs at its peak (the set, and
+// the room it grows into).
+type spill struct {
+	f   *os.File
+	bw  *bufio.Writer
+	n   int
+	err error
+}
+
+func (s *spill) add(h pathHash) {
+	if s.err == nil {
+		_, s.err = s.bw.Write(h[:])
+	}
+	s.n++
+}
+
+// load reads the set back, sized exactly, and removes the file.
+func (s *spill) load() (pathSet, error) {
+	if s.f == nil {
+		return nil, s.err
+	}
+	defer func() {
+		s.f.Close()
+		s.f, s.bw = nil, nil
+	}()
+	if s.err == nil {
+		s.err = s.bw.Flush()
+	}
+	if s.err == nil {
+		_, s.err = s.f.Seek(0, io.SeekStart)
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("spool the layer's paths: %w", s.err)
+	}
+	out := make(pathSet, s.n)
+	br := bufio.NewReaderSize(s.f, 32<<10)
+	for i := range out {
+		if _, err := io.ReadFull(br, out[i][:]); err != nil {
+			return nil, fmt.Errorf("spool the layer's paths: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func (w *walker) wanted(p string, mode fs.FileMode, size int64) bool {
@@ -419,7 +504,7 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 		return nil
 	}
 	seq := len(w.sizes)
-	w.files[hashPath(p)] = int32(seq)
+	w.files[linkKey(p)] = int32(seq)
 	w.sizes = append(w.sizes, size)
 	var (
 		f       *File
@@ -518,7 +603,7 @@ func (w *walker) catalog(f *File, cats []Cataloger, seq int) {
 		w.mu.Lock()
 		w.r.Files = append(w.r.Files, FileResult{Path: f.Path, Cataloger: c.Name(), Packages: pkgs, seq: seq})
 		w.packages += len(pkgs)
-		if w.packages > maxPackages+maxPackages/4 {
+		if w.packages > maxPackages+maxPackages/8 {
 			w.trim()
 		}
 		w.mu.Unlock()
@@ -693,6 +778,16 @@ func (w *walker) finish() (*LayerResult, error) {
 			Message:    fmt.Sprintf("the layer's files list more than %d packages: from this file on, in the layer's order, packages are not inventoried", maxPackages)})
 	}
 	w.trimLinks()
+	// The files' index is done with: let it go before the path sets
+	// come back from disk.
+	w.files, w.sizes = nil, nil
+	var err error
+	if r.Entries, err = w.entries.load(); err != nil {
+		return nil, err
+	}
+	if r.NonDirs, err = w.nonDirs.load(); err != nil {
+		return nil, err
+	}
 	if w.dropped > 0 {
 		r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID,
 			Message: fmt.Sprintf("%d more warnings not shown", w.dropped)})
