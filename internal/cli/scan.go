@@ -26,8 +26,9 @@ const (
 	// ExitVulnerable: findings at or above --fail-on, or more than a
 	// --max-* threshold allows.
 	ExitVulnerable = 3
-	// ExitStaleDB: the vulnerability database is missing, or older than
-	// --db-max-age with --fail-on-stale-db.
+	// ExitStaleDB: the vulnerability database is missing, or, with
+	// --fail-on-stale-db, the data of a feed the scan relied on is older
+	// than --db-max-age or of unknown age.
 	ExitStaleDB = 4
 	// ExitPartialCoverage: a threshold was given and no finding crossed
 	// it, but the image is not fully covered (a release or ecosystem
