@@ -308,7 +308,7 @@ func TestDeleteTagWithClients(t *testing.T) {
 
 			// The gate refuses the deleted tag, and says why.
 			c := s.check(t, repo+":v1")
-			if c.Decision != "Rejected" || !strings.Contains(c.Reason, "deleted") || !strings.Contains(c.Reason, repo+":v1") {
+			if c.Decision != "Rejected" || !strings.Contains(c.Reason, "deleted") || !strings.Contains(c.Reason, repo+":v1") || c.ScanStatus != "DELETED" {
 				t.Errorf("gate check after the deletion: %+v", c)
 			}
 			cli := startVigil(t, s.env(), "gate", "check", s.addr+"/"+repo+":v1")
@@ -457,7 +457,7 @@ func TestIndexState(t *testing.T) {
 	if ims := s.images(t, "repository=team/multi"); len(ims) != 2 {
 		t.Errorf("after deleting the index the API lists %d images", len(ims))
 	}
-	if c := s.check(t, "team/multi@"+idxDigest.String()); c.Decision != "Rejected" || !strings.Contains(c.Reason, "deleted") {
+	if c := s.check(t, "team/multi@"+idxDigest.String()); c.Decision != "Rejected" || !strings.Contains(c.Reason, "deleted") || c.ScanStatus != "DELETED" {
 		t.Errorf("gate check of the deleted index: %+v", c)
 	}
 	if out, err := runTool(t, home, crane, "delete", "--insecure", s.addr+"/team/multi@"+oldDigest.String()); err != nil {

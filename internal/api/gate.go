@@ -291,6 +291,8 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 		Policy: j.Policy.Name, Reason: j.Reason, Findings: j.Findings, Counts: j.Counts}
 	if j.Image != nil {
 		resp.ScanStatus = j.Image.ScanStatus
+	} else {
+		resp.ScanStatus = "DELETED" // judged without an image: it was deleted
 	}
 	if !j.Ready {
 		resp.Decision = store.Rejected
