@@ -279,3 +279,38 @@ func TestUpdateUpdateInfo(t *testing.T) {
 		t.Errorf("default updateinfo sources %v, want %v", names, want)
 	}
 }
+
+// TestImportKernelChannel: an extras channel's document, in a directory
+// under its release, is its own feed with its release's ecosystem.
+func TestImportKernelChannel(t *testing.T) {
+	doc := `<?xml version="1.0" ?><updates>
+<update author="linux-security@amazon.com" from="linux-security@amazon.com" status="final" type="security" version="1.4"><id>ALAS2KERNEL-5.10-2024-045</id><title>t</title><issued date="2024-01-19 01:16:00" /><updated date="2024-01-30 20:35:00" /><severity>important</severity><references><reference href="https://example/CVE-2023-6932" id="CVE-2023-6932" title="" type="cve" /></references><pkglist><collection short="amazon-linux-2---kernel-510"><name>Amazon Linux 2 - Kernel 5.10</name><package arch="x86_64" epoch="0" name="kernel" release="205.855.amzn2" version="5.10.205"><filename>Packages/kernel-5.10.205-205.855.amzn2.x86_64.rpm</filename></package></collection></pkglist></update>
+</updates>`
+	dir := filepath.Join(t.TempDir(), "amazon", "2", "kernel-5.10")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "updateinfo.xml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.Import(context.Background(), []string{filepath.Dir(filepath.Dir(dir))}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rep.Imported["amazon/2/kernel-5.10"]; !ok || len(rep.Imported) != 1 {
+		t.Fatalf("imported %v", rep.Imported)
+	}
+	db, err := Open(context.Background(), d.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	advs, err := db.Affecting(context.Background(), "Amazon Linux:2", "kernel")
+	if err != nil || len(advs) != 1 || advs[0].ID != "ALAS2KERNEL-5.10-2024-045" {
+		t.Errorf("kernel advisories %v %v", advs, err)
+	}
+}
