@@ -120,9 +120,30 @@ func TestScanAmazonLinux(t *testing.T) {
 	}
 	runVigilEnv(t, env, "db", "import", mirror)
 	status, _ := runVigilEnv(t, env, "db", "status")
-	for _, want := range []string{"amazon/2", "amazon/2023"} {
-		if !strings.Contains(status, want) {
-			t.Errorf("db status lacks %s:\n%s", want, status)
+	// Each release's data is as old as its newest issued or updated date.
+	for _, release := range []string{"2", "2023"} {
+		files, _ := filepath.Glob(filepath.Join(testenv.Shared(t, "vulndb/amazon/"+release), "*.json"))
+		newest := ""
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec struct{ Issued, Updated struct{ Date string } }
+			if err := json.Unmarshal(b, &rec); err != nil {
+				t.Fatal(err)
+			}
+			newest = max(newest, rec.Issued.Date, rec.Updated.Date) // "YYYY-MM-DD hh:mm:ss" sorts as text
+		}
+		found := false
+		for _, line := range strings.Split(status, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && f[0] == "amazon/"+release && f[1] == "updateinfo" && f[2] == fmt.Sprint(len(files)) && strings.Contains(line, newest[:10]+" (") {
+				found = true
+			}
+		}
+		if len(files) == 0 || !found {
+			t.Errorf("db status lacks amazon/%s with %d records and data as of %s:\n%s", release, len(files), newest, status)
 		}
 	}
 
@@ -131,8 +152,8 @@ func TestScanAmazonLinux(t *testing.T) {
 		pkgs               []rpmPkg
 	}{
 		{"2", "amzn-2", []rpmPkg{
-			{"openssl-libs", "1", "1.0.2k", "16.amzn2.1.1"}, // = ALAS2-2019-1188's fix
-			{"openssl", "0", "1.0.2k", "19.amzn2.0.1"},      // the version of the newest fix, without its epoch
+			{"openssl-libs", "1", "1.0.2k", "16.amzn2.1.1"},  // = ALAS2-2019-1188's fix
+			{"openssl", "0", "1.0.2k", "19.amzn2.0.1"},       // the version of the newest fix, without its epoch
 			{"openssl-devel", "1", "1.0.2k", "19.amzn2.0.2"}, // newer than every fix
 			{"systemd", "0", "219", "78.amzn2.0.20"},
 			{"systemd-libs", "0", "219", "57.amzn2.0.6"},
