@@ -67,6 +67,46 @@ func TestSchemaNewerThanCode(t *testing.T) {
 	}
 }
 
+// TestMigrationMissedBelowLatest: a database that has a later migration
+// but lacks an earlier one (merged after it was applied) gets the earlier
+// one at the next start.
+func TestMigrationMissedBelowLatest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	open(t, path).Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest int
+	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&latest); err != nil {
+		t.Fatal(err)
+	}
+	// Undo migration 3 (a column of findings) but keep every later one.
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`ALTER TABLE findings DROP COLUMN not_reachable`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	open(t, path).Close()
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version = 3`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("migration 3 recorded %d times (%v), want once", n, err)
+	}
+	if _, err := db.Exec(`SELECT not_reachable FROM findings`); err != nil {
+		t.Errorf("migration 3 not applied again: %v", err)
+	}
+	if latest < 4 {
+		t.Fatalf("latest migration %d: the test needs one after 3", latest)
+	}
+}
+
 func TestBadPath(t *testing.T) {
 	for _, p := range []string{"", "a?b", filepath.Join(t.TempDir(), "missing", "dir", "vigil.db")} {
 		if s, err := sqlite.Open(context.Background(), p); err == nil {

@@ -104,7 +104,13 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration, latest i
 	if v > latest {
 		return fmt.Errorf("store: %s: the database schema is version %d, newer than this build of vigil knows (%d): upgrade vigil", s.d.Name, v, latest)
 	}
-	if v >= m.version {
+	// Each migration is applied once, by its own version: one that a
+	// database lacks is applied even when a later one is already there.
+	var have int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&have); err != nil {
+		return fmt.Errorf("store: %s: schema version: %w", s.d.Name, err)
+	}
+	if have > 0 {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
