@@ -226,6 +226,7 @@ func TestScanAmazonLinux(t *testing.T) {
 					Aliases   []string `json:"aliases"`
 					Related   []string `json:"related"`
 					Ecosystem string   `json:"ecosystem"`
+					SourceURL string   `json:"sourceUrl"`
 					Package   struct {
 						Name string `json:"name"`
 					} `json:"package"`
@@ -235,9 +236,19 @@ func TestScanAmazonLinux(t *testing.T) {
 				t.Fatalf("%v\n%s", err, errs)
 			}
 			got := map[string]bool{}
+			pages := 0
 			for _, f := range doc.Findings {
 				if f.Ecosystem != "Amazon Linux:"+c.release {
 					t.Errorf("%s %s: ecosystem %s", f.Package.Name, f.ID, f.Ecosystem)
+				}
+				// An ALAS reported under its own id links its Security
+				// Center page, named as Amazon's RSS names it (ALAS-…).
+				prefix := map[string]string{"2": "ALAS2-", "2023": "ALAS2023-"}[c.release]
+				if rest, ok := strings.CutPrefix(f.ID, prefix); ok {
+					pages++
+					if want := "https://alas.aws.amazon.com/AL" + c.release + "/ALAS-" + rest + ".html"; f.SourceURL != want {
+						t.Errorf("%s: sourceUrl %s, want %s", f.ID, f.SourceURL, want)
+					}
 				}
 				for _, id := range append(append([]string{f.ID}, f.Aliases...), f.Related...) {
 					if strings.HasPrefix(id, "ALAS") {
@@ -248,7 +259,10 @@ func TestScanAmazonLinux(t *testing.T) {
 			if fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) {
 				t.Errorf("reported:\n%s\nrpm says:\n%s", strings.Join(sortedKeys(got), "\n"), strings.Join(sortedKeys(want), "\n"))
 			}
-			t.Logf("rpm: %d older, %d equal, %d newer; reported %d (package, advisory) pairs", kinds[-1], kinds[0], kinds[1], len(got))
+			t.Logf("rpm: %d older, %d equal, %d newer; reported %d (package, advisory) pairs, %d under an ALAS id", kinds[-1], kinds[0], kinds[1], len(got), pages)
+			if pages == 0 {
+				t.Error("no finding under an ALAS id: its page link is untested")
+			}
 			if len(want) == 0 {
 				t.Error("nothing to report: the test would prove nothing")
 			}

@@ -247,6 +247,13 @@ func advisoryURL(id string, a *vuln.Advisory) string {
 		return "https://osv.dev/vulnerability/" + id
 	case strings.HasPrefix(id, "DSA-"), strings.HasPrefix(id, "DLA-"):
 		return "https://security-tracker.debian.org/tracker/" + id
+	case strings.HasPrefix(id, "ALAS"):
+		// The updateinfo feed gives each ALAS its Security Center page.
+		for _, r := range a.References {
+			if r.Type == "ADVISORY" {
+				return r.URL
+			}
+		}
 	}
 	return "https://osv.dev/vulnerability/" + a.ID
 }

@@ -235,6 +235,9 @@ func (u *update) advisory(ecosystem string) (a *vuln.Advisory, warn, err error) 
 		}
 	}
 	sort.Strings(a.Aliases)
+	if page := PageURL(id); page != "" {
+		a.References = append([]vuln.Reference{{Type: "ADVISORY", URL: page}}, a.References...)
+	}
 	// One affected entry per package name: a package is listed once per
 	// architecture, and the fixed version is the same for each. Should
 	// two architectures disagree, the greater fix is not decidable here
@@ -271,6 +274,20 @@ func (u *update) advisory(ecosystem string) (a *vuln.Advisory, warn, err error) 
 		}
 	}
 	return a, warn, nil
+}
+
+// PageURL is the Amazon Linux Security Center's page of an ALAS, which
+// names it without the release its repository id carries:
+// ALAS2-2018-939 is https://alas.aws.amazon.com/AL2/ALAS-2018-939.html,
+// ALAS2023-2023-126 https://alas.aws.amazon.com/AL2023/ALAS-2023-126.html.
+// It is "" for other ids.
+func PageURL(id string) string {
+	for _, r := range []struct{ prefix, dir string }{{"ALAS2023-", "AL2023"}, {"ALAS2-", "AL2"}} {
+		if rest, ok := strings.CutPrefix(id, r.prefix); ok && rest != "" {
+			return "https://alas.aws.amazon.com/" + r.dir + "/ALAS-" + rest + ".html"
+		}
+	}
+	return ""
 }
 
 // Severity is an advisory's severity word in one spelling: Amazon writes
