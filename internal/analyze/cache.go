@@ -103,15 +103,37 @@ func (r *LayerResult) layerSets() []*pathSet {
 const maxStoredSet = maxLayerPaths
 
 // WriteTo writes r in the layer cache's format: its fields as one line of
-// JSON, then each path set as a uvarint count and that many 16-byte
+// JSON (its files first), then each path set as a uvarint count and that many 16-byte
 // hashes. Written this way, a layer of a million files costs its 16 bytes
 // a path once, with no text form of the hashes built in memory.
 func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
-	if err := json.NewEncoder(cw).Encode(r); err != nil {
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	// The files go one at a time, ahead of the other fields: a layer's
+	// tens of thousands of packages are never all in memory as text.
+	rest := *r
+	rest.Files = nil
+	tail, err := json.Marshal(&rest)
+	if err != nil {
 		return cw.n, fmt.Errorf("analyze: encode layer result: %w", err)
 	}
-	bw := bufio.NewWriterSize(cw, 64<<10)
+	bw.WriteString(`{"files":[`)
+	for i := range r.Files {
+		b, err := json.Marshal(&r.Files[i])
+		if err != nil {
+			return cw.n, fmt.Errorf("analyze: encode layer result: %w", err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(b)
+	}
+	bw.WriteString("]")
+	if len(tail) > 2 {
+		bw.WriteByte(',')
+	}
+	bw.Write(tail[1:])
+	bw.WriteByte('\n')
 	var n [binary.MaxVarintLen64]byte
 	for _, set := range r.layerSets() {
 		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(*set)))])
