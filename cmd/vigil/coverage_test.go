@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +47,18 @@ type coverageDetail struct {
 func TestServeCoverage(t *testing.T) {
 	root := t.TempDir()
 	data, dbDir := filepath.Join(root, "data"), filepath.Join(root, "db")
-	importFeeds(t, dbDir, "vulndb/alpine-secdb", "vulndb/debian", "vulndb/osv/npm")
+	// The database is built by `vigil db import` in a process of its own:
+	// building it here would leave this test process larger, and later
+	// tests charge children with what their parent holds.
+	args := []string{"db", "import", "--db-dir", dbDir}
+	for _, f := range []string{"vulndb/alpine-secdb", "vulndb/debian", "vulndb/osv/npm"} {
+		args = append(args, testenv.Shared(t, f))
+	}
+	imp := exec.Command(os.Args[0], args...)
+	imp.Env = append(os.Environ(), "VIGIL_TEST_MAIN=1", "HOME="+root)
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("vigil db import: %v\n%s", err, out)
+	}
 	addr := freeAddr(t)
 	startServe(t, data, dbDir, addr)
 	token := adminToken(t, data)

@@ -158,6 +158,11 @@ func TestScanCoverageWithoutNPMFeed(t *testing.T) {
 	if !strings.Contains(out, "npm: 55 packages, no feed") || !strings.Contains(out, "Coverage: PARTIAL (PARTIAL_COVERAGE)") {
 		t.Errorf("the table does not name the npm packages:\n%s", out)
 	}
+	// Findings over a threshold come first: the Go findings are
+	// UNTRIAGED offline.
+	if code, _, errs := runVigilCode(env, "scan", img, "--fail-on", "untriaged", "--format", "json"); code != ExitVulnerable {
+		t.Errorf("--fail-on untriaged: exit %d, want %d\n%s", code, ExitVulnerable, errs)
+	}
 	// Debian's DSA/DLA lists cover the release, and the report says
 	// what they leave out.
 	if !strings.Contains(out, "debian 11: DSA/DLA lists only") {
