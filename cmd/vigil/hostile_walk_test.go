@@ -104,17 +104,6 @@ func walkCases() []walkCase {
 			serveStatus: "COMPLETE",
 		},
 		{
-			name: "600000 package.json",
-			fill: func(l *walkLayer) {
-				for i := 0; i < 600000; i++ {
-					l.file(fmt.Sprintf("app/node_modules/p%06d/package.json", i), fmt.Sprintf(`{"name":"p%06d","version":"1.0.0"}`, i))
-				}
-			},
-			packages: 25000, warning: "more than 25000 packages", incomplete: "npm",
-			serveStatus: "COMPLETE",
-			fillRSS:     200 << 10, serveRSS: 350 << 10,
-		},
-		{
 			name: "200000 hard links to one file",
 			fill: func(l *walkLayer) {
 				l.file("app/node_modules/a/package.json", `{"name":"a","version":"1.0.0"}`)
@@ -161,6 +150,20 @@ func walkCases() []walkCase {
 			// Coverage is partial: the scan says so instead of passing
 			// the image as clean.
 			serveStatus: "COMPLETE",
+		},
+		// Last: the server keeps the memory this case takes (a reset of
+		// its peak RSS only lowers it to what it still holds), which would
+		// be charged to the cases after it.
+		{
+			name: "600000 package.json",
+			fill: func(l *walkLayer) {
+				for i := 0; i < 600000; i++ {
+					l.file(fmt.Sprintf("app/node_modules/p%06d/package.json", i), fmt.Sprintf(`{"name":"p%06d","version":"1.0.0"}`, i))
+				}
+			},
+			packages: 25000, warning: "more than 25000 packages", incomplete: "npm",
+			serveStatus: "COMPLETE",
+			fillRSS:     200 << 10, serveRSS: 350 << 10,
 		},
 	}
 }
