@@ -194,6 +194,9 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 	if d == nil {
 		d = distro.FromPackages(pkgs)
 	}
+	if db := missingDatabase(s, d, pkgs); db != "" {
+		d.MissingDatabase = db
+	}
 	for i := range pkgs {
 		pkgs[i].PURL = inventory.PURL(&pkgs[i], d)
 	}

@@ -23,7 +23,8 @@ const (
 	// image's distribution release.
 	ReasonUnsupportedOS = "UNSUPPORTED_OS"
 	// ReasonIncomplete: a file a cataloger wanted was skipped (over a
-	// size limit, unreadable, malformed), so packages may be missing.
+	// size limit, unreadable, malformed), or the distribution's package
+	// database is missing, so packages may be missing.
 	ReasonIncomplete = "INCOMPLETE_INVENTORY"
 	// ReasonPartial: packages of a language ecosystem have no advisory
 	// source in the database.
@@ -49,6 +50,11 @@ type Scope struct {
 	// Note says why the scope is not covered ("no advisory feed (have
 	// v3.3–v3.11)"), or what limits a covered one.
 	Note string `json:"note,omitempty"`
+	// MissingDatabase is set of a distribution whose package database
+	// the image lacks ("/var/lib/dpkg/status"): its packages are not
+	// known, so it is not covered whatever the database holds, and the
+	// inventory is incomplete rather than the release unsupported.
+	MissingDatabase string `json:"missingDatabase,omitempty"`
 }
 
 // File is a file the analysis wanted but did not fully read.
@@ -82,17 +88,22 @@ func New(scopes []Scope, files []File) *Coverage {
 	if c.Files == nil {
 		c.Files = []File{}
 	}
-	os, lang := false, false
+	os, lang, missing := false, false, false
 	for _, s := range scopes {
-		if !s.Covered {
-			os = os || s.OS
-			lang = lang || !s.OS
+		switch {
+		case s.Covered:
+		case s.MissingDatabase != "":
+			missing = true
+		case s.OS:
+			os = true
+		default:
+			lang = true
 		}
 	}
 	switch {
 	case os:
 		c.Reason = ReasonUnsupportedOS
-	case len(files) > 0:
+	case missing || len(files) > 0:
 		c.Reason = ReasonIncomplete
 	case lang:
 		c.Reason = ReasonPartial

@@ -17,6 +17,11 @@ type Distro struct {
 	// Source names the file the distribution was read from, or
 	// "packages" when it was inferred from installed packages.
 	Source string `json:"source,omitempty"`
+	// MissingDatabase is the package database (absolute path) the
+	// distribution's package manager keeps and the image lacks, deleted
+	// by a later layer or never there, while none of its packages were
+	// found: the image's OS packages are then unknown, not none.
+	MissingDatabase string `json:"missingDatabase,omitempty"`
 }
 
 // Qualifier is the purl "distro" qualifier value for packages of this

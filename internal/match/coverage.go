@@ -43,7 +43,8 @@ func Cover(ctx context.Context, h Holdings, inv *inventory.Inventory) ([]coverag
 		}
 		counts[k]++
 	}
-	if len(order) == 0 {
+	missing := missingScope(inv)
+	if len(order) == 0 && missing == nil {
 		return []coverage.Scope{}, nil
 	}
 	held, err := h.Ecosystems(ctx)
@@ -61,7 +62,10 @@ func Cover(ctx context.Context, h Holdings, inv *inventory.Inventory) ([]coverag
 		}
 		return order[i].name < order[j].name
 	})
-	out := make([]coverage.Scope, 0, len(order))
+	out := make([]coverage.Scope, 0, len(order)+1)
+	if missing != nil {
+		out = append(out, *missing)
+	}
 	for _, k := range order {
 		s := coverage.Scope{Name: k.name, Ecosystem: k.ecosystem, OS: k.os, Packages: counts[k]}
 		switch {
@@ -83,6 +87,31 @@ func Cover(ctx context.Context, h Holdings, inv *inventory.Inventory) ([]coverag
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// missingScope is the scope of a distribution whose package database the
+// image lacks (see inventory.Distro.MissingDatabase), nil when it has one
+// or some OS package was found: not covered, with no packages, whatever
+// advisories the database holds.
+func missingScope(inv *inventory.Inventory) *coverage.Scope {
+	d := inv.Distro
+	if d == nil || d.MissingDatabase == "" {
+		return nil
+	}
+	for i := range inv.Packages {
+		if inv.Packages[i].Type.IsOS() {
+			return nil
+		}
+	}
+	s := &coverage.Scope{Name: distroName(d), OS: true, MissingDatabase: d.MissingDatabase,
+		Note: "package database missing (" + d.MissingDatabase + ")"}
+	for _, t := range []inventory.Type{inventory.Deb, inventory.APK, inventory.RPM} {
+		if eco, ok := distroEcosystem(t, d); ok {
+			s.Ecosystem = eco
+			break
+		}
+	}
+	return s
 }
 
 // scopeOf names the scope of a package and its advisories' ecosystem
