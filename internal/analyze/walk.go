@@ -123,7 +123,9 @@ func (w *walker) warn(p, format string, args ...any) {
 		w.dropped++
 		return
 	}
-	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: p, Message: fmt.Sprintf(format, args...)})
+	// DiffID is filled in by finish: the walk learns it only at the end of
+	// the layer, while catalogers may still be warning.
+	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, Path: p, Message: fmt.Sprintf(format, args...)})
 }
 
 // skipped records that a file wanted by what (a cataloger's name,
@@ -137,7 +139,7 @@ func (w *walker) skipped(p, what, format string, args ...any) {
 		return
 	}
 	w.incomplete++
-	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: p, Message: fmt.Sprintf(format, args...), Incomplete: what})
+	w.r.Warnings = append(w.r.Warnings, Warning{Layer: w.index, Path: p, Message: fmt.Sprintf(format, args...), Incomplete: what})
 }
 
 // tar walks a layer blob.
@@ -771,6 +773,9 @@ func (w *walker) finish() (*LayerResult, error) {
 		return nil, err
 	}
 	r := w.r
+	for i := range r.Warnings {
+		r.Warnings[i].DiffID = w.diffID
+	}
 	w.trim()
 	if w.firstCut != nil {
 		r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID, Path: w.firstCut.Path,
