@@ -135,7 +135,7 @@ func srcFiles(dirs ...string) []string {
 // kills the child when it returns true.
 func srcStart(t *testing.T, bin string, e srcEnv, kill func(temp int64) bool, args ...string) srcRun {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd, peakRSS := peakCommand(t, bin, args...)
 	cmd.Env = e.environ()
 	cmd.Dir = e.home
 	var stdout, stderr bytes.Buffer
@@ -157,11 +157,11 @@ func srcStart(t *testing.T, bin string, e srcEnv, kill func(temp int64) bool, ar
 			if n > peak.Load() {
 				peak.Store(n)
 			}
-			if m := srcHWM(cmd.Process.Pid); m > hwm.Load() {
+			if m := srcHWM(srcChild(cmd.Process.Pid)); m > hwm.Load() {
 				hwm.Store(m)
 			}
 			if kill != nil && kill(n) {
-				cmd.Process.Signal(syscall.SIGKILL)
+				peakKill(cmd)
 				kill = nil
 			}
 			select {
@@ -181,17 +181,29 @@ func srcStart(t *testing.T, bin string, e srcEnv, kill func(temp int64) bool, ar
 	r := srcRun{
 		stdout: stdout.String(), stderr: stderr.String(), wall: wall,
 		peakTemp: peak.Load(),
-		// Linux records at exec the high-water mark of the memory the
-		// child shared with this process until then (Go starts children
-		// with vfork), so Maxrss is at least this test's own RSS: an
-		// upper bound. VmHWM, sampled, is the child's own.
-		maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10,
+		// vigil's own peak, from GNU time (see peakCommand); VmHWM,
+		// sampled, is only logged.
+		maxRSS: peakRSS(),
 		hwm:    hwm.Load(),
 	}
 	r.code = cmd.ProcessState.ExitCode()
 	t.Logf("vigil %s: exit %d, peak RSS %d MiB (Maxrss; VmHWM sampled %d MiB), peak temporary disk %.1f MiB, wall %v",
 		strings.Join(args, " "), r.code, r.maxRSS>>20, r.hwm>>20, float64(r.peakTemp)/(1<<20), wall.Round(time.Millisecond))
 	return r
+}
+
+// srcChild is the process GNU time (pid) runs, or pid before it has one.
+func srcChild(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+	if err != nil {
+		return pid
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		if c, err := strconv.Atoi(f[0]); err == nil {
+			return c
+		}
+	}
+	return pid
 }
 
 // srcHWM reads the peak resident set size of process pid from

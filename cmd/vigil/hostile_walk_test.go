@@ -15,10 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -276,8 +274,7 @@ type walkResult struct {
 
 func walkRun(t *testing.T, bin string, args ...string) walkResult {
 	t.Helper()
-	walkResetPeak(t)
-	cmd := exec.Command(bin, args...)
+	cmd, peak := peakCommand(t, bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -291,7 +288,7 @@ func walkRun(t *testing.T, bin string, args ...string) walkResult {
 		t.Fatalf("vigil %s: %v", args[0], err)
 	}
 	r.code = cmd.ProcessState.ExitCode()
-	r.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	r.maxRSS = peak() >> 10
 	return r
 }
 
@@ -379,7 +376,8 @@ func walkStartServe(t *testing.T, bin, data, dbDir string) *walkServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	walkResetPeak(t)
+	// The server's peak is read from its own /proc/PID/status (VmHWM
+	// belongs to the memory it has since its exec), reset before each case.
 	cmd := exec.Command(bin, "serve", "--data", data, "--addr", addr, "--db-dir", dbDir,
 		"--cache-dir", filepath.Join(data, "..", "cache"), "--workers", "1")
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(data, ".."))
@@ -469,21 +467,6 @@ func walkAwaitScan(t *testing.T, api apiClient, repo string, srv *walkServer) st
 	}
 	t.Fatalf("the scan of %s did not end\n%s", repo, srv.tail())
 	return ""
-}
-
-// walkResetPeak lowers this process's peak RSS to its current RSS. A
-// child's ru_maxrss counts the memory of the process that started it (the
-// child begins in its parent's address space until exec), so without this
-// a child would be charged with what building the layers cost the test.
-func walkResetPeak(t *testing.T) {
-	t.Helper()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		t.Fatalf("reset peak RSS: %v", err)
-	}
-	if hwm := walkVmHWM(t, os.Getpid()); hwm > walkMaxRSS/3 {
-		t.Fatalf("the test itself holds %d KiB: too much to measure vigil's peak against %d", hwm, walkMaxRSS)
-	}
 }
 
 // walkResetPeakOf lowers the server's peak RSS to its current RSS, so
