@@ -51,9 +51,11 @@ type walkCase struct {
 	// status the server reaches.
 	scanExit    int
 	serveStatus string
-	// fillRSS and serveRSS, when set, are the bounds (KiB) for filling
-	// the layer cache and for the server where walkMaxRSS is not met
-	// yet: for 600,000 files, the cache entry is encoded while the
+	// fillRSS and serveRSS, when set, are the bounds (KiB) for a full
+	// walk (without the layer cache or filling it) and for the server
+	// where walkMaxRSS is not met yet: for 600,000 files the walk peaks
+	// at about 160 MB (measured through GNU time), the cache entry is
+	// encoded while the
 	// layer's path sets (16 bytes a path) and its packages are all held;
 	// the server holds the walk of the pushed layer, the stored entry
 	// and the scan's inventory of 25,000 packages at once.
@@ -210,7 +212,7 @@ func TestWalkHostileLayers(t *testing.T) {
 				}
 				t.Logf("vigil sbom %s: %s, peak RSS %d KiB", mode.name, run.took.Round(time.Millisecond), run.maxRSS)
 				limit := int64(walkMaxRSS)
-				if mode.name == "filling the layer cache" && tc.fillRSS != 0 {
+				if mode.name != "from the layer cache" && tc.fillRSS != 0 {
 					limit = tc.fillRSS
 				}
 				if run.maxRSS > limit {
