@@ -10,9 +10,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // DebianRootfs writes an uncompressed tar of a Debian root's package
@@ -122,22 +119,5 @@ func DebianImage(t testing.TB, pad int) v1.Image {
 		t.Fatal(err)
 	}
 	rootfs := DebianRootfs(t, "debian-bullseye", pad, map[string][]byte{"app/node_modules/inherits/package.json": pkg})
-	layer, err := tarball.LayerFromFile(rootfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return RootfsImage(t, rootfs)
 }
