@@ -88,17 +88,6 @@ func (e srcEnv) environ() []string {
 	return append(env, "HOME="+e.home, "TMPDIR="+e.tmp, "XDG_CACHE_HOME="+e.cache)
 }
 
-// srcBuildVigil builds the vigil binary once for the test.
-func srcBuildVigil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // srcDirSize is the total size of the regular files under dirs.
 func srcDirSize(dirs ...string) int64 {
 	var n int64
@@ -506,7 +495,7 @@ func TestSrcHostileSources(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 4 GiB archive")
 	}
-	bin := srcBuildVigil(t)
+	bin := buildVigil(t)
 	sbom := func(t *testing.T, e srcEnv, src string) srcRun {
 		return srcStart(t, bin, e, nil, "sbom", "--no-layer-cache", "--progress=false", src)
 	}

@@ -178,7 +178,7 @@ func TestWalkHostileLayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds layers of gigabytes of tar")
 	}
-	bin := walkBuildVigil(t)
+	bin := buildVigil(t)
 	root := t.TempDir()
 	dbDir := filepath.Join(root, "db")
 	importFeeds(t, dbDir, "vulndb/osv/npm")
@@ -253,18 +253,6 @@ func TestWalkHostileLayers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// walkBuildVigil builds the vigil binary, without the race detector the
-// tests may run under, so that its memory is what users get.
-func walkBuildVigil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 type walkResult struct {

@@ -12,6 +12,18 @@ import (
 	"github.com/vigilsec/vigil/internal/testenv"
 )
 
+// buildVigil builds the vigil binary for a test, without the race
+// detector the tests may run under, so that its memory is what users get.
+func buildVigil(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vigil")
+	cmd := exec.Command(testenv.Tool(t, "go"), "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // peakCommand is bin with args run under GNU time, which reports the peak
 // resident set size of bin alone. The child's own rusage would not do:
 // Linux charges a child, at exec, with the high-water mark of the memory
