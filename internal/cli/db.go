@@ -162,7 +162,8 @@ func (a *app) dbStatusCmd() *cobra.Command {
 			"not of its download: the feed's own date (EPSS score_date, KEV dateReleased, an NVD\n" +
 			"page's timestamp), else its newest record (OSV modified, a DSA's or DLA's date), else the\n" +
 			"newest entry time of its zip or the server's Last-Modified, else \"unknown\". FETCHED is\n" +
-			"when the file was downloaded or imported.",
+			"when the file was downloaded or imported. The version names the database in reports and\n" +
+			"gate decisions: its build time and the first digits of the SHA-256 of its content.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := a.dbDir(cmd)
@@ -180,9 +181,13 @@ func (a *app) dbStatusCmd() *cobra.Command {
 			}
 			now := time.Now()
 			if asJSON {
-				return writeJSON(a.env.Out, map[string]any{"path": db.Path(), "built": db.Built(), "sources": sources})
+				return writeJSON(a.env.Out, map[string]any{"path": db.Path(), "built": db.Built(), "version": db.Version(), "digest": db.Digest(), "sources": sources})
 			}
-			fmt.Fprintf(a.env.Out, "%s, built %s (%s ago)\n\n", db.Path(), db.Built().Format(time.RFC3339), age(now.Sub(db.Built())))
+			fmt.Fprintf(a.env.Out, "%s, built %s (%s ago)\nversion %s", db.Path(), db.Built().Format(time.RFC3339), age(now.Sub(db.Built())), db.Version())
+			if db.Digest() != "" {
+				fmt.Fprintf(a.env.Out, ", content %s", db.Digest())
+			}
+			fmt.Fprint(a.env.Out, "\n\n")
 			tw := tabwriter.NewWriter(a.env.Out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FEED\tKIND\tRECORDS\tFETCHED\tDATA AS OF\tFROM\tPROBLEMS")
 			for _, s := range sources {

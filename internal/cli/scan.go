@@ -162,7 +162,7 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
-	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built()}
+	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built(), Version: db.Version(), Digest: db.Digest()}
 	looked := &ecosystemRecorder{Advisories: db, seen: map[string]bool{}}
 	matched, err := match.Match(ctx, looked, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
 	if err != nil {

@@ -40,7 +40,8 @@ import (
 // The scan's coverage is in metadata.properties: vigil:coverage (FULL or
 // PARTIAL), vigil:coverage:reason (SUCCESSFUL, UNSUPPORTED_OS, …), one
 // vigil:coverage:gap per thing not assessed ("npm: 55 packages, no
-// feed") and one vigil:coverage:limit per limit of what was.
+// feed") and one vigil:coverage:limit per limit of what was;
+// vigil:db:version names the vulnerability database the scan used.
 //
 // The serial number is a name-based UUID of the document's content, so
 // the same report and time give the same bytes.
@@ -87,6 +88,14 @@ func WriteCycloneDX(w io.Writer, r *scan.Report, opts Options) error {
 		for _, l := range c.Limits() {
 			props = append(props, cdx.Property{Name: "vigil:coverage:limit", Value: l})
 		}
+		bom.Metadata.Properties = &props
+	}
+	if v := dbVersion(r); v != "" && bom.Metadata != nil {
+		var props []cdx.Property
+		if bom.Metadata.Properties != nil {
+			props = *bom.Metadata.Properties
+		}
+		props = append(props, cdx.Property{Name: "vigil:db:version", Value: v})
 		bom.Metadata.Properties = &props
 	}
 	// The serial number is derived from the document written without

@@ -30,7 +30,10 @@ const SchemaJSON = "https://github.com/vigilsec/vigil/schemas/report/v1"
 //	             layers [{index, diffId, digest}], created
 //	distro       os-release of the image: id, versionId, codename, name,
 //	             prettyName, idLike, source; absent when unknown
-//	database     {path, built, ageSeconds}: the vulnerability data used
+//	database     {path, built, version, digest, ageSeconds, feeds}: the
+//	             vulnerability data used; version names it
+//	             (20261204T183257Z-3f2a9c1b7e4d: build time and the
+//	             first digits of digest, the SHA-256 of its content)
 //	summary      {total, bySeverity {CRITICAL…UNTRIAGED}, fixable,
 //	             exploited, ignored, packages, skipped, warnings}
 //	findings     active findings, most severe first (Finding below)
@@ -81,6 +84,8 @@ type Tool struct {
 type Database struct {
 	Path       string    `json:"path"`
 	Built      time.Time `json:"built"`
+	Version    string    `json:"version,omitempty"`
+	Digest     string    `json:"digest,omitempty"`
 	AgeSeconds int64     `json:"ageSeconds"`
 	// Feeds are the feeds the scan relied on, with their data's age.
 	Feeds []scan.Feed `json:"feeds,omitempty"`
@@ -217,7 +222,7 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 		d.Coverage = &Coverage{Coverage: r.Coverage, Gaps: append([]string{}, r.Coverage.Gaps()...)}
 	}
 	if db := r.Database; db != nil {
-		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second), Feeds: db.Feeds}
+		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), Version: db.Version, Digest: db.Digest, AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second), Feeds: db.Feeds}
 	}
 	d.Summary = Summary{
 		Total: len(active), BySeverity: map[string]int{}, Ignored: len(ignored),

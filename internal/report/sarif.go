@@ -156,6 +156,8 @@ func sarifLevel(severity string) string {
 //     run's one invocation carries a toolExecutionNotification of level
 //     warning for each gap ("npm: 55 packages, no feed") and of level
 //     note for each limit of what was covered.
+//   - run.properties.databaseVersion names the vulnerability database
+//     the scan used.
 //
 // GitHub bounds shortDescription and fullDescription to 1,024
 // characters; they are cut to fit.
@@ -219,6 +221,7 @@ func WriteSARIF(w io.Writer, r *scan.Report, opts Options) error {
 	for k, v := range map[string]string{
 		"imageName": r.Subject.Name, "imageDigest": r.Subject.Digest,
 		"platform": r.Subject.Platform, "distro": r.Distro.String(),
+		"databaseVersion": dbVersion(r),
 	} {
 		if v != "" {
 			run.Properties[k] = v

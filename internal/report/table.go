@@ -331,6 +331,18 @@ func (t *table) summary(r *scan.Report, active, ignored []*scan.Finding) {
 		t.line(fmt.Sprintf("Warnings: %d (see --format json)", n))
 	}
 	t.coverage(r)
+	if v := dbVersion(r); v != "" {
+		t.line("Vulnerability database: " + v)
+	}
+}
+
+// dbVersion is the version of the database the report was made with, or
+// "" when it is not known.
+func dbVersion(r *scan.Report) string {
+	if r.Database == nil {
+		return ""
+	}
+	return r.Database.Version
 }
 
 // maxTableGaps bounds the coverage gaps the table lists.

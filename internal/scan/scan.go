@@ -54,6 +54,10 @@ type Report struct {
 type Database struct {
 	Path  string    `json:"path"`
 	Built time.Time `json:"built"`
+	// Version names the database (vulndb.MakeVersion); Digest is the
+	// SHA-256 of its content.
+	Version string `json:"version,omitempty"`
+	Digest  string `json:"digest,omitempty"`
 	// Feeds are the feeds the scan relied on (vulndb.ReliedOn), each
 	// with the age of its data.
 	Feeds []Feed `json:"feeds,omitempty"`

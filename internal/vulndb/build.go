@@ -60,6 +60,9 @@ type BuildReport struct {
 	// feed and record (the first maxRecordErrors of them).
 	Errors   []string      `json:"errors,omitempty"`
 	Duration time.Duration `json:"durationNs"`
+	// Version and Digest are the new database's (see version.go).
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
 }
 
 // Build makes the database from the feed files present and swaps it into
@@ -115,6 +118,8 @@ type builder struct {
 	db     *sql.DB
 	tx     *sql.Tx
 	report BuildReport
+	// content hashes every row as it is stored (see version.go).
+	content *contentDigest
 
 	ids      map[string]bool
 	alpine   []vuln.Advisory // read, not yet indexed
@@ -135,7 +140,7 @@ func newBuilder(ctx context.Context, path string) (*builder, error) {
 		return nil, fmt.Errorf("vulndb: build: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	b := &builder{db: db, ids: map[string]bool{}, affected: map[[3]string]bool{}, aliases: map[[2]string]bool{}}
+	b := &builder{db: db, content: newContentDigest(), ids: map[string]bool{}, affected: map[[3]string]bool{}, aliases: map[[2]string]bool{}}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("vulndb: build: %w", err)
@@ -196,9 +201,17 @@ func (b *builder) finish(ctx context.Context) error {
 		b.abort()
 		return err
 	}
+	for _, s := range b.report.Sources {
+		b.content.strings("source", s.Name, string(s.Kind), fmt.Sprint(s.Records), formatTime(s.Updated), s.UpdatedFrom, strings.Join(s.Ecosystems, "\n"))
+	}
+	built := time.Now().UTC()
+	b.report.Digest = b.content.sum()
+	b.report.Version = MakeVersion(built, b.report.Digest)
 	for k, v := range map[string]string{
-		"schema": fmt.Sprint(schemaVersion),
-		"built":  time.Now().UTC().Format(time.RFC3339Nano),
+		"schema":  fmt.Sprint(schemaVersion),
+		"built":   built.Format(time.RFC3339Nano),
+		"digest":  b.report.Digest,
+		"version": b.report.Version,
 	} {
 		if _, err := b.tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
 			b.abort()
@@ -329,6 +342,7 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 		var meta epss.Meta
 		meta, errs, err = epss.Parse(file, func(s epss.Score) error {
 			st.Records++
+			b.content.strings("epss", s.CVE, fmt.Sprint(s.EPSS), fmt.Sprint(s.Percentile))
 			_, err := b.insEPSS.ExecContext(ctx, s.CVE, s.EPSS, s.Percentile)
 			return err
 		})
@@ -345,6 +359,7 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 				if merr != nil {
 					return merr
 				}
+				b.content.row([]byte("kev"), []byte(v.CVEID), data)
 				if _, err = b.insKEV.ExecContext(ctx, v.CVEID, data); err != nil {
 					break
 				}
@@ -366,6 +381,7 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			newer(&newestRecord, c.LastModified)
 			newer(&newestRecord, c.Published)
 			st.Records++
+			b.content.row([]byte("nvd"), []byte(c.ID), data)
 			_, err = b.insNVD.ExecContext(ctx, c.ID, data)
 			return err
 		})
@@ -413,6 +429,7 @@ func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	b.content.row([]byte("advisory"), []byte(a.ID), []byte(a.Source), data)
 	if _, err := b.insAdvisory.ExecContext(ctx, a.ID, a.Source, data); err != nil {
 		return 0, err
 	}

@@ -36,9 +36,11 @@ var ErrNoDatabase = errors.New("vulndb: no vulnerability database (run `vigil db
 
 // DB is an opened database, read-only. It is safe for concurrent use.
 type DB struct {
-	db    *sql.DB
-	path  string
-	built time.Time
+	db      *sql.DB
+	path    string
+	built   time.Time
+	digest  string
+	version string
 
 	byPackage *sql.Stmt
 	byID      *sql.Stmt
@@ -62,8 +64,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	d := &DB{db: sdb, path: path}
 	var version int
-	var built string
-	err = sdb.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE key='schema'), (SELECT value FROM meta WHERE key='built')`).Scan(&version, &built)
+	var built, digest string
+	err = sdb.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE key='schema'), (SELECT value FROM meta WHERE key='built'),
+		COALESCE((SELECT value FROM meta WHERE key='digest'), '')`).Scan(&version, &built, &digest)
 	if err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("vulndb: %s is not a Vigil vulnerability database: %w", path, err)
@@ -73,6 +76,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("vulndb: %s has schema version %d, this Vigil reads %d: run `vigil db update` (or `vigil db import`) to rebuild it", path, version, schemaVersion)
 	}
 	d.built, _ = time.Parse(time.RFC3339Nano, built)
+	d.digest, d.version = digest, MakeVersion(d.built, digest)
 	for _, s := range []struct {
 		stmt **sql.Stmt
 		q    string
@@ -100,6 +104,14 @@ func (d *DB) Path() string { return d.path }
 
 // Built is when the database was built.
 func (d *DB) Built() time.Time { return d.built }
+
+// Version names the database: its build time and content digest (see
+// MakeVersion).
+func (d *DB) Version() string { return d.version }
+
+// Digest is the SHA-256 of the database's content ("sha256:…"), empty for
+// a database built before digests were recorded.
+func (d *DB) Digest() string { return d.digest }
 
 // Affecting returns the advisories that name the package in the ecosystem,
 // withdrawn ones excluded. Whether the package's version is affected is for

@@ -113,7 +113,7 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 			}
 			subject := w.subject(nil, im)
 			r := &scan.Report{Subject: subject, Distro: m.inv.Distro, Packages: m.inv.Packages, Findings: m.findings,
-				Database: &scan.Database{Path: db.Path(), Built: db.Built()}, Time: now}
+				Database: &scan.Database{Path: db.Path(), Built: db.Built(), Version: db.Version(), Digest: db.Digest()}, Time: now}
 			observed, err := lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: now, PushedAt: im.PushedAt})
 			if err != nil {
 				return err

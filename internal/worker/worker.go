@@ -273,7 +273,7 @@ func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, su
 		return nil, nil, err
 	}
 	r := &scan.Report{Subject: subject, Distro: inv.Distro, Packages: inv.Packages, Findings: findings, Warnings: warnings,
-		Database: &scan.Database{Path: db.Path(), Built: db.Built()}, Time: w.now()}
+		Database: &scan.Database{Path: db.Path(), Built: db.Built(), Version: db.Version(), Digest: db.Digest()}, Time: w.now()}
 	if err := scan.Assess(ctx, db, r); err != nil {
 		return nil, nil, err
 	}
