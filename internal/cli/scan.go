@@ -72,7 +72,7 @@ func (a *app) scanCmd() *cobra.Command {
 		Short: "Find the known vulnerabilities of an image or SBOM",
 		Long: "Inventory an image, match every package against the local vulnerability database\n" +
 			"(see `vigil db`), score each finding and report it.\n\n" + sourceHelp + "\n" +
-			"  sbom:FILE                a CycloneDX or SPDX JSON SBOM\n\n" +
+			"  sbom:FILE                a CycloneDX or SPDX JSON SBOM\n\n" + pathHelp + "\n\n" +
 			"Exit status: 0 when the scan ran and no threshold was crossed; 1 on errors; 2 on a\n" +
 			"bad command line; 3 when findings are at or above --fail-on or exceed a --max-*\n" +
 			"threshold; 4 when the vulnerability database is missing, or with --fail-on-stale-db when\n" +
@@ -295,6 +295,10 @@ func (a *app) checkDataAge(ctx context.Context, db *vulndb.DB, rep *scan.Databas
 // an image, or from an SBOM with the sbom: prefix.
 func (a *app) inventory(ctx context.Context, cmd *cobra.Command, ref string, src *sourceFlags) (*scan.Report, error) {
 	rep := &scan.Report{Time: time.Now().UTC()}
+	ref, err := resolveSource(ref, true)
+	if err != nil {
+		return nil, err
+	}
 	if name, ok := strings.CutPrefix(ref, "sbom:"); ok {
 		fh, err := os.Open(name)
 		if err != nil {

@@ -38,7 +38,8 @@ const sourceHelp = `SOURCE is one of:
   archive:FILE[:TAG]       a docker save tarball or an OCI archive
   dir:PATH                 a root filesystem directory
   rootfs:FILE.tar[.gz|.zst] a root filesystem tarball
-  [registry:]HOST/REPO:TAG or HOST/REPO@sha256:…   an image in a registry`
+  [registry:]HOST/REPO:TAG or HOST/REPO@sha256:…   an image in a registry
+  PATH                     a bare path: see below`
 
 func (s *sourceFlags) imageOptions() []image.Option {
 	var opts []image.Option
@@ -57,6 +58,10 @@ func (s *sourceFlags) imageOptions() []image.Option {
 
 // analyzeSource opens the image named by ref and analyses it.
 func (a *app) analyzeSource(ctx context.Context, cmd *cobra.Command, ref string, s *sourceFlags) (*image.Image, *analyze.Result, error) {
+	ref, err := resolveSource(ref, false)
+	if err != nil {
+		return nil, nil, err
+	}
 	img, err := image.Open(ctx, ref, s.imageOptions()...)
 	if err != nil {
 		return nil, nil, err
