@@ -78,19 +78,42 @@ func (d *Dir) Build(ctx context.Context) (*BuildReport, error) {
 
 func (d *Dir) build(ctx context.Context, feeds []*feed) (*BuildReport, error) {
 	start := time.Now()
-	out := d.DatabasePath()
+	var b *builder
+	err := replaceDatabase(d.DatabasePath(), func(tmp string) error {
+		var err error
+		if b, err = newBuilder(ctx, tmp); err != nil {
+			return err
+		}
+		return b.loadAll(ctx, feeds)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.report.Duration = time.Since(start)
+	return &b.report, nil
+}
+
+// replaceDatabase has write make a new database file beside out and
+// renames it into place: readers that have the old one open keep it, and
+// if write fails nothing changes.
+func replaceDatabase(out string, write func(tmp string) error) error {
 	tmpFile, err := os.CreateTemp(filepath.Dir(out), ".build-*.sqlite")
 	if err != nil {
-		return nil, fmt.Errorf("vulndb: %w", err)
+		return fmt.Errorf("vulndb: %w", err)
 	}
 	tmp := tmpFile.Name()
 	tmpFile.Close()
 	defer os.Remove(tmp)
-
-	b, err := newBuilder(ctx, tmp)
-	if err != nil {
-		return nil, err
+	if err := write(tmp); err != nil {
+		return err
 	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("vulndb: %w", err)
+	}
+	return nil
+}
+
+func (b *builder) loadAll(ctx context.Context, feeds []*feed) error {
 	sort.SliceStable(feeds, func(i, j int) bool {
 		a, c := feeds[i].Source, feeds[j].Source
 		if priority[a.Kind] != priority[c.Kind] {
@@ -101,17 +124,10 @@ func (d *Dir) build(ctx context.Context, feeds []*feed) (*BuildReport, error) {
 	for _, f := range feeds {
 		if err := b.load(ctx, f); err != nil {
 			b.abort()
-			return nil, err
+			return err
 		}
 	}
-	if err := b.finish(ctx); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return nil, fmt.Errorf("vulndb: %w", err)
-	}
-	b.report.Duration = time.Since(start)
-	return &b.report, nil
+	return b.finish(ctx)
 }
 
 type builder struct {
