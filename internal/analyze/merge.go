@@ -190,6 +190,7 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 		res.Warnings = append(res.Warnings, *s.over)
 	}
 	markOwned(s, pkgs)
+	pkgs = dropOwnedPrograms(pkgs)
 	d := distro.Detect(s.read)
 	if d == nil {
 		d = distro.FromPackages(pkgs)
@@ -282,6 +283,19 @@ func markOwned(s *stack, pkgs []inventory.Package) {
 		}
 	}
 }
+
+// dropOwnedPrograms removes the programs the binary cataloger found in
+// files an OS package installed: a Debian python3.11 or an Alpine busybox
+// is the distribution's package, already reported and matched as such.
+func dropOwnedPrograms(pkgs []inventory.Package) []inventory.Package {
+	return slices.DeleteFunc(pkgs, func(p inventory.Package) bool {
+		return p.Cataloger == ownedProgramCataloger && p.Metadata[inventory.MetaOwner] != ""
+	})
+}
+
+// ownedProgramCataloger is the name of the cataloger of programs found
+// from their own files (package binary, which this package cannot import).
+const ownedProgramCataloger = "binary"
 
 // dedupe folds packages that are the same package seen twice: a lock file
 // entry for a package that is also installed becomes a further location

@@ -21,6 +21,11 @@ const (
 	Cargo    Type = "cargo"
 	Composer Type = "composer"
 	NuGet    Type = "nuget"
+	// Generic is a program found from its own files rather than from
+	// a package manager's records: a Node.js or Python runtime unpacked
+	// from a tarball, a statically linked BusyBox or OpenSSL. Such a
+	// package is matched by its CPEs.
+	Generic Type = "generic"
 )
 
 // IsOS reports whether packages of type t are managed by the operating
@@ -71,6 +76,11 @@ type Package struct {
 	Source *Source `json:"source,omitempty"`
 
 	Licenses []string `json:"licenses,omitempty"`
+
+	// CPEs name the product in NVD's dictionary (CPE 2.3 formatted
+	// strings with the version filled in), for packages matched through
+	// NVD's applicability statements: the Generic ones.
+	CPEs []string `json:"cpes,omitempty"`
 
 	// Path is the file in the image the package was read from, absolute
 	// ("/var/lib/dpkg/status"). A file inside an archive is named with

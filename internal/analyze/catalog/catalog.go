@@ -5,6 +5,7 @@ package catalog
 import (
 	"github.com/vigilsec/vigil/internal/analyze"
 	"github.com/vigilsec/vigil/internal/analyze/apk"
+	"github.com/vigilsec/vigil/internal/analyze/binary"
 	"github.com/vigilsec/vigil/internal/analyze/dotnet"
 	"github.com/vigilsec/vigil/internal/analyze/dpkg"
 	"github.com/vigilsec/vigil/internal/analyze/gobin"
@@ -31,5 +32,6 @@ func Default() []analyze.Cataloger {
 		ruby.Cataloger{},
 		php.Cataloger{},
 		dotnet.Cataloger{},
+		binary.Cataloger{},
 	}
 }

@@ -71,3 +71,9 @@ func cutNum(s string) (n, rest string, ok bool) {
 	}
 	return s[:i], s[i:], true
 }
+
+// Semver is the semantic version Go vulnerability data gives the Go
+// release named toolchain ("go1.22.3" is "v1.22.3"), for catalogers that
+// find a toolchain other than in build information (a Go installation's
+// VERSION file); ok is false when toolchain is no Go release.
+func Semver(toolchain string) (string, bool) { return semver(toolchain) }
