@@ -44,6 +44,13 @@ type testServer struct {
 
 func startServer(t testing.TB, dbDir string, feeds ...string) *testServer {
 	t.Helper()
+	return startServerIn(t, t.TempDir(), dbDir, feeds...)
+}
+
+// startServerIn starts a server on the data directory data: a new one, or
+// one a stopped server left (whose admin token is read back).
+func startServerIn(t testing.TB, data, dbDir string, feeds ...string) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	if dbDir == "" {
 		dbDir = t.TempDir()
@@ -55,7 +62,6 @@ func startServer(t testing.TB, dbDir string, feeds ...string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := t.TempDir()
 	srv, err := server.New(ctx, server.Config{
 		Addr: ln.Addr().String(), DataDir: data, Workers: 2, DBDir: dbDir,
 		DBCheck: 200 * time.Millisecond, Lease: 5 * time.Second, TempDir: t.TempDir(),
@@ -65,8 +71,11 @@ func startServer(t testing.TB, dbDir string, feeds ...string) *testServer {
 		t.Fatal(err)
 	}
 	file, err := srv.Bootstrap(ctx)
-	if err != nil || file == "" {
-		t.Fatalf("bootstrap: %q, %v", file, err)
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	if file == "" {
+		file = filepath.Join(data, "initial-admin-token")
 	}
 	tok, err := os.ReadFile(file)
 	if err != nil {
