@@ -53,6 +53,7 @@ type scanFlags struct {
 	dbMaxAge       time.Duration
 	failOnStaleDB  bool
 	allowPartial   bool
+	baseline       baselineFlags
 }
 
 var reportFormats = map[string]func(io.Writer, *scan.Report, report.Options) error{
@@ -107,6 +108,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.BoolVar(&f.failOnStaleDB, "fail-on-stale-db", false, "fail (exit status 4) when the data of a feed the scan relied on is older than --db-max-age")
 	fl.BoolVar(&f.allowPartial, "allow-partial-coverage", false, "with a threshold, pass an image that is not fully covered (by default exit status 6)")
 	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
+	f.baseline.register(fl)
 	return cmd
 }
 
@@ -152,6 +154,10 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 		filter.VEX = v
 	}
 
+	base, err := f.baseline.read()
+	if err != nil {
+		return err
+	}
 	db, err := a.openDB(ctx, cmd, f)
 	if err != nil {
 		return err
@@ -178,6 +184,9 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if rep.Findings, err = scan.Score(ctx, db, matched.Findings); err != nil {
 		return err
 	}
+	if base != nil {
+		scan.CompareBaseline(rep, base)
+	}
 	filter.Apply(rep)
 
 	err = writeOutput(a.env.Out, f.output, func(w io.Writer) error {
@@ -192,7 +201,7 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if !rep.Coverage.Full {
 		a.log.Warn("the image is not fully covered: what was not assessed may be vulnerable", "reason", rep.Coverage.Reason, "gaps", rep.Coverage.Summary(0))
 	}
-	if v := th.Violations(rep.Findings); len(v) > 0 {
+	if v := th.Violations(f.baseline.counted(rep.Findings)); len(v) > 0 {
 		return withCode(ExitVulnerable, errors.New(strings.Join(v, "; ")))
 	}
 	if th.Set() && !rep.Coverage.Full && !f.allowPartial {

@@ -48,6 +48,11 @@ const SchemaJSON = "https://github.com/vigilsec/vigil/schemas/report/v1"
 //	             scopes [{name, ecosystem, os, packages, covered,
 //	             sources, note}], files [{layer, path, wantedBy,
 //	             message}], gaps (one line each)}; absent when not judged
+//	baseline     with --baseline: {path, subject, digest, scannedAt,
+//	             databaseVersion} of the earlier report, new and
+//	             unchanged (counts of findings), fixed [{id, aliases,
+//	             package, packageType, version, severity}]: its findings
+//	             gone now; each finding then has change (new, unchanged)
 //
 // Every list is present, empty rather than null, so consumers need no
 // null checks.
@@ -65,6 +70,16 @@ type Document struct {
 	Skipped   []match.Skip      `json:"skipped"`
 	Warnings  []analyze.Warning `json:"warnings"`
 	Coverage  *Coverage         `json:"coverage,omitempty"`
+	Baseline  *BaselineSummary  `json:"baseline,omitempty"`
+}
+
+// BaselineSummary is what the findings were compared with (`vigil scan
+// --baseline`) and what changed: New and Unchanged count the active
+// findings, Fixed lists the baseline's findings gone now.
+type BaselineSummary struct {
+	*scan.Baseline
+	New       int `json:"new"`
+	Unchanged int `json:"unchanged"`
 }
 
 // Coverage is the report's coverage, with its gaps spelt out.
@@ -155,6 +170,7 @@ type Finding struct {
 	Published      time.Time          `json:"published,omitzero"`
 	Modified       time.Time          `json:"modified,omitzero"`
 	IgnoredBecause string             `json:"ignoredBecause,omitempty"`
+	Change         string             `json:"change,omitempty"`
 }
 
 // Score is Vigil's score of a finding (see package score): Value, 0–10
@@ -224,6 +240,14 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 	if db := r.Database; db != nil {
 		d.Database = &Database{Path: db.Path, Built: db.Built.UTC(), Version: db.Version, Digest: db.Digest, AgeSeconds: int64(opts.Now.Sub(db.Built) / time.Second), Feeds: db.Feeds}
 	}
+	if b := r.Baseline; b != nil {
+		s := &BaselineSummary{Baseline: b}
+		s.New, s.Unchanged, _ = r.Changes()
+		if s.Fixed == nil {
+			s.Fixed = []scan.Prior{}
+		}
+		d.Baseline = s
+	}
 	d.Summary = Summary{
 		Total: len(active), BySeverity: map[string]int{}, Ignored: len(ignored),
 		Packages: len(r.Packages), Skipped: len(r.Skipped), Warnings: len(r.Warnings),
@@ -268,6 +292,7 @@ func jsonFinding(f *scan.Finding) Finding {
 		Published:  f.Published, Modified: f.Modified,
 		IgnoredBecause: f.IgnoredBecause,
 		NotReachable:   f.NotReachable,
+		Change:         f.Change,
 	}
 	s := f.Score
 	out.Score = Score{Severity: s.Severity, Source: s.ScoreSource, Adjustments: []Adjustment{}, Problems: s.Problems}

@@ -91,6 +91,8 @@ type sarifResult struct {
 	Locations           []sarifLocation    `json:"locations"`
 	PartialFingerprints map[string]string  `json:"partialFingerprints"`
 	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
+	// BaselineState is "new" or "unchanged" against --baseline.
+	BaselineState string `json:"baselineState,omitempty"`
 }
 
 type sarifLocation struct {
@@ -191,6 +193,7 @@ func WriteSARIF(w io.Writer, r *scan.Report, opts Options) error {
 	for i, f := range all {
 		res := sarifResultOf(f, r, repo)
 		res.RuleIndex = ruleIndex[f.ID]
+		res.BaselineState = f.Change
 		if i >= len(active) {
 			res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.IgnoredBecause}}
 		}

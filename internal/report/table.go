@@ -42,7 +42,7 @@ func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
 		return errNoReport("table")
 	}
 	opts = opts.resolve(r)
-	t := &table{opts: opts}
+	t := &table{opts: opts, change: r.Baseline != nil}
 	t.header(r)
 	active, ignored := findings(r)
 	switch {
@@ -65,6 +65,8 @@ func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
 type table struct {
 	opts Options
 	buf  bytes.Buffer
+	// change adds a CHANGE column: the report has a baseline.
+	change bool
 }
 
 func (t *table) line(parts ...string) {
@@ -190,12 +192,21 @@ func (t *table) findings(fs []*scan.Finding) {
 	idW, fixW = min(idW, 24), min(fixW, 22)
 	const indent, scoreW, gap = 2, 5, 2
 	titleW := max(tableWidth-indent-idW-sevW-scoreW-fixW-4*gap, 16)
-	row := func(id, sev, sc, fix, title, color string) {
+	changeW := 0
+	if t.change {
+		changeW = len("unchanged")
+		titleW = max(titleW-changeW-gap, 16)
+	}
+	row := func(change, id, sev, sc, fix, title, color string) {
 		sevCell := pad(sev, sevW)
 		if color != "" {
 			sevCell = color + sevCell + colorReset
 		}
-		t.line("  ", pad(truncate(id, idW), idW), "  ", sevCell, "  ",
+		lead := "  "
+		if t.change {
+			lead += pad(change, changeW) + "  "
+		}
+		t.line(lead, pad(truncate(id, idW), idW), "  ", sevCell, "  ",
 			fmt.Sprintf("%*s", scoreW, sc), "  ", pad(truncate(fix, fixW), fixW), "  ",
 			strings.TrimRight(truncate(title, titleW), " "))
 	}
@@ -204,7 +215,7 @@ func (t *table) findings(fs []*scan.Finding) {
 			t.line("")
 		}
 		t.packageHeader(g)
-		row("ID", "SEVERITY", "SCORE", "FIX", "TITLE", "")
+		row("CHANGE", "ID", "SEVERITY", "SCORE", "FIX", "TITLE", "")
 		for _, f := range g.findings {
 			sc := "-"
 			if scored(f) {
@@ -214,7 +225,7 @@ func (t *table) findings(fs []*scan.Finding) {
 			if t.opts.Color {
 				color = severityColor[f.Score.Severity]
 			}
-			row(clean(f.ID), f.Score.Severity, sc, clean(fixLabel(f)), titleOf(f), color)
+			row(f.Change, clean(f.ID), f.Score.Severity, sc, clean(fixLabel(f)), titleOf(f), color)
 		}
 	}
 }
@@ -330,6 +341,7 @@ func (t *table) summary(r *scan.Report, active, ignored []*scan.Finding) {
 	if n := len(r.Warnings); n > 0 {
 		t.line(fmt.Sprintf("Warnings: %d (see --format json)", n))
 	}
+	t.baseline(r)
 	t.coverage(r)
 	if v := dbVersion(r); v != "" {
 		t.line("Vulnerability database: " + v)
@@ -414,4 +426,34 @@ func isUnsafe(c rune) bool {
 	return c < 0x20 || c == 0x7f || (0x80 <= c && c < 0xa0) ||
 		(0x202a <= c && c <= 0x202e) || (0x2066 <= c && c <= 0x2069) ||
 		c == utf8.RuneError
+}
+
+// maxTableFixed bounds the fixed findings the table lists.
+const maxTableFixed = 50
+
+// baseline says what changed since the baseline, and lists what was
+// fixed.
+func (t *table) baseline(r *scan.Report) {
+	b := r.Baseline
+	if b == nil {
+		return
+	}
+	added, unchanged, fixed := r.Changes()
+	line := fmt.Sprintf("Since baseline: %d new, %d unchanged, %d fixed", added, unchanged, fixed)
+	if b.DatabaseVersion != "" {
+		line += " (its database " + clean(b.DatabaseVersion) + ")"
+	}
+	t.line(truncate(line, tableWidth))
+	from := "  baseline " + clean(b.Path)
+	if !b.ScannedAt.IsZero() {
+		from += ", scanned " + b.ScannedAt.UTC().Format("2006-01-02 15:04 MST")
+	}
+	t.line(truncate(from, tableWidth))
+	for i, p := range b.Fixed {
+		if i == maxTableFixed {
+			t.line(fmt.Sprintf("  … and %d more fixed (see --format json)", len(b.Fixed)-maxTableFixed))
+			break
+		}
+		t.line(truncate(fmt.Sprintf("  fixed  %s  %s %s  %s", clean(p.ID), clean(p.Package), clean(p.Version), clean(p.Severity)), tableWidth))
+	}
 }

@@ -46,6 +46,9 @@ type Report struct {
 	// it was not judged.
 	Coverage *coverage.Coverage `json:"coverage,omitempty"`
 	Database *Database          `json:"database,omitempty"`
+	// Baseline is the earlier report the findings were compared with
+	// (CompareBaseline), nil when none.
+	Baseline *Baseline `json:"baseline,omitempty"`
 	// Time is when the scan ran.
 	Time time.Time `json:"time"`
 }
@@ -112,6 +115,9 @@ type Finding struct {
 	NotReachable string `json:"notReachable,omitempty"`
 	// IgnoredBecause says why the finding was ignored, when it was.
 	IgnoredBecause string `json:"ignoredBecause,omitempty"`
+	// Change is baseline.New or baseline.Unchanged against the report's
+	// baseline, empty without one.
+	Change string `json:"change,omitempty"`
 }
 
 // CVEs returns the finding's CVE ids: its id and aliases that are CVEs.
