@@ -37,6 +37,9 @@ type Pushed struct {
 	ChildPlatforms []string
 	// Layers are an image manifest's layers, base first.
 	Layers []Descriptor
+	// Subject is the digest of the manifest this one refers to (a
+	// signature, an SBOM, an attestation of an image), "" for none.
+	Subject string
 }
 
 // Descriptor names a blob.
@@ -68,6 +71,7 @@ type manifestJSON struct {
 	Config       *descriptorJSON  `json:"config"`
 	Layers       []descriptorJSON `json:"layers"`
 	Manifests    []descriptorJSON `json:"manifests"`
+	Subject      *descriptorJSON  `json:"subject"`
 }
 
 type descriptorJSON struct {
@@ -112,6 +116,9 @@ func (r *Registry) pushed(ctx context.Context, rt route, d string) (Pushed, erro
 	p := Pushed{Repository: rt.repository, Digest: dg.String(), MediaType: mediaType, ArtifactType: m.ArtifactType, Size: int64(len(raw))}
 	if !isDigest(rt.reference) {
 		p.Tag = rt.reference
+	}
+	if m.Subject != nil {
+		p.Subject = m.Subject.Digest.String()
 	}
 	if isIndex(mediaType, &m) {
 		for _, c := range m.Manifests {

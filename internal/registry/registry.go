@@ -132,6 +132,9 @@ type Registry struct {
 	// storage reads manifests and blobs directly, for the hooks and for
 	// Image; it shares the storage, not the state, of the library's app.
 	storage distribution.Namespace
+	// driver holds Vigil's own records beside the library's: referrers
+	// and the revision links of manifests pushed by sha512.
+	driver storagedriver.StorageDriver
 }
 
 // New returns a registry over the storage that o names. Close it when done.
@@ -177,7 +180,7 @@ func New(ctx context.Context, o Options) (r *Registry, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{opts: o, app: app, router: v2.RouterWithPrefix(""), storage: ns}, nil
+	return &Registry{opts: o, app: app, router: v2.RouterWithPrefix(""), storage: ns, driver: driver}, nil
 }
 
 // newApp builds the library's app, which panics on configuration errors.

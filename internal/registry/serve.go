@@ -28,8 +28,7 @@ type route struct {
 }
 
 // referrersPath matches the OCI referrers API, which this version of the
-// library does not serve (it answers 404, and clients fall back to the
-// tag schema) but which is authorized like any other read.
+// library does not serve: Vigil does (referrers.go).
 var referrersPath = regexp.MustCompile(`^/v2/(.+)/referrers/([^/]+)$`)
 
 // match reads req with a router built exactly as the library builds its
@@ -40,7 +39,7 @@ func (r *Registry) match(req *http.Request) route {
 		return route{name: m.Route.GetName(), repository: m.Vars["name"], reference: m.Vars["reference"], blob: m.Vars["digest"]}
 	}
 	if sm := referrersPath.FindStringSubmatch(req.URL.Path); sm != nil {
-		return route{name: "referrers", repository: sm[1]}
+		return route{name: routeReferrers, repository: sm[1], reference: sm[2]}
 	}
 	return route{}
 }
@@ -86,11 +85,22 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveError(w, req, *e, nil)
 		return
 	}
+	if alias := blobAlias(req, rt); alias != "" {
+		if rt.name == v2.RouteNameBlobUpload && req.Method == http.MethodPost && req.URL.Query().Get("mount") == alias.String() {
+			if from := req.FormValue("from"); from != "" && r.mountAlias(w, req, rt, alias, from) {
+				return
+			}
+		}
+		w = &aliasWriter{ResponseWriter: w, repository: rt.repository, alias: alias}
+	}
 	switch {
+	case rt.name == routeReferrers && (req.Method == http.MethodGet || req.Method == http.MethodHead):
+		r.serveReferrers(w, req, rt)
+	case rt.name == routeReferrers:
+		r.serveError(w, req, errcode.ErrorCodeUnsupported.WithMessage("the referrers API is read-only: push a manifest with a subject instead"), nil)
 	case rt.name == v2.RouteNameManifest && req.Method == http.MethodPut:
 		r.putManifest(w, req, rt)
-	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && isDigest(rt.reference) &&
-		(r.opts.OnDelete != nil || r.opts.BeforeDelete != nil):
+	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && isDigest(rt.reference):
 		r.deleteManifest(w, req, rt)
 	case rt.name == v2.RouteNameManifest && req.Method == http.MethodDelete && r.opts.OnUntag != nil && isTag(rt.reference):
 		r.untag(w, req, rt)
@@ -172,7 +182,13 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	if r.opts.OnPush == nil {
+	subject, rdesc, isReferrer := referrerDescriptor(req.Header.Get("Content-Type"), body)
+	alias, e := r.aliasDigest(req, &rt, body)
+	if e != nil {
+		r.serveError(w, req, *e, nil)
+		return
+	}
+	if r.opts.OnPush == nil && !isReferrer && alias == "" {
 		r.app.ServeHTTP(w, req)
 		return
 	}
@@ -188,12 +204,27 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return
 	}
 	err = held.err
-	var p Pushed
-	if err == nil {
-		p, err = r.pushed(req.Context(), rt, held.header.Get("Docker-Content-Digest"))
+	if err == nil && alias != "" {
+		err = r.linkAlias(req.Context(), rt.repository, alias, digest.FromBytes(body))
+		held.header.Set("Docker-Content-Digest", alias.String())
+		held.header.Set("Location", "/v2/"+rt.repository+"/manifests/"+alias.String())
 	}
-	if err == nil {
-		err = r.opts.OnPush(req.Context(), p)
+	if err == nil && isReferrer {
+		held.header.Set(headerSubject, subject.String())
+		// Listed under the digest the client names it by.
+		if alias != "" {
+			rdesc.Digest = alias
+		} else {
+			rdesc.Digest = digest.FromBytes(body)
+		}
+		err = r.recordReferrer(req.Context(), rt.repository, subject, rdesc)
+	}
+	var p Pushed
+	if err == nil && r.opts.OnPush != nil {
+		p, err = r.pushed(req.Context(), rt, digest.FromBytes(body).String())
+		if err == nil {
+			err = r.opts.OnPush(req.Context(), p)
+		}
 	}
 	if err != nil {
 		r.serveError(w, req, errcode.ErrorCodeUnknown.WithMessage("the push could not be recorded; retry it"), err)
@@ -204,7 +235,17 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		if err := r.undo(ctx, before); err != nil && r.opts.Logger != nil {
 			r.opts.Logger.ErrorContext(ctx, "registry: undoing an unrecorded push", "repository", rt.repository, "reference", rt.reference, "err", err)
 		}
+		if alias != "" && !before.existed {
+			_ = r.unlinkAlias(ctx, rt.repository, alias)
+		}
 		return
+	}
+	if isReferrer {
+		// Best effort: the tag-schema index is the client's; the API's
+		// answer, which merges it, is right either way.
+		if err := r.syncFallbackTag(req.Context(), rt.repository, subject); err != nil && r.opts.Logger != nil {
+			r.opts.Logger.WarnContext(req.Context(), "registry: updating the tag-schema referrers index", "repository", rt.repository, "subject", subject, "err", err)
+		}
 	}
 	held.send(w)
 }
@@ -286,7 +327,9 @@ func (r *Registry) undo(ctx context.Context, s *repoState) error {
 }
 
 // deleteManifest deletes a manifest through the library, holding back its
-// answer until OnDelete has recorded the deletion.
+// answer until OnDelete has recorded the deletion. The manifest's other
+// digests (sha256 and sha512 of the same bytes) go with it, and so does its
+// record as a referrer.
 func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route) {
 	if r.opts.BeforeDelete != nil {
 		if err := r.opts.BeforeDelete(req.Context(), rt.repository, rt.reference); err != nil {
@@ -294,8 +337,11 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 			return
 		}
 	}
-	if r.opts.OnDelete == nil {
-		r.app.ServeHTTP(w, req)
+	ctx := req.Context()
+	d, _ := digest.Parse(rt.reference)
+	gone, err := r.aboutToDelete(ctx, rt.repository, d)
+	if err != nil {
+		r.serveError(w, req, errcode.ErrorCodeUnknown.WithMessage("reading the manifest to delete failed"), err)
 		return
 	}
 	held := newHeldResponse()
@@ -306,9 +352,17 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		held.send(w)
 		return
 	}
-	err := held.err
-	if err == nil {
-		err = r.opts.OnDelete(req.Context(), rt.repository, rt.reference)
+	err = held.err
+	if err == nil && held.status == http.StatusAccepted {
+		err = r.deleted(ctx, rt.repository, gone)
+	}
+	if err == nil && r.opts.OnDelete != nil {
+		// Vigil records manifests by their sha256 digest.
+		named := rt.reference
+		if len(gone.digests) > 0 {
+			named = gone.digests[0].String()
+		}
+		err = r.opts.OnDelete(ctx, rt.repository, named)
 	}
 	if err != nil {
 		r.serveError(w, req, errcode.ErrorCodeUnknown.WithMessage("the manifest was deleted but Vigil could not record the deletion; retry it"), err)
