@@ -97,7 +97,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.StringSliceVar(&f.severities, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,INFORMATIONAL,UNTRIAGED)")
 	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out findings that have no fix")
 	fl.BoolVar(&f.reachableOnly, "reachable-only", false, "list findings whose vulnerable code is not in the image (Go binaries) as ignored: VEX not_affected, vulnerable_code_not_present")
-	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of findings to ignore (ids, packages, paths; each with a reason and an optional expiry)")
+	fl.StringVar(&f.ignoreFile, "ignorefile", "", "file of findings to ignore: Vigil's YAML (ids, packages, paths; each with a reason and an optional expiry), Trivy's .trivyignore or .trivyignore.yaml, or a Grype configuration's ignore rules (default: .trivyignore and .grype.yaml in the working directory)")
 	fl.StringSliceVar(&f.vex, "vex", nil, "OpenVEX documents whose not_affected and fixed statements silence findings")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit with status 3 if a finding is of this severity or higher")
 	fl.IntVar(&f.maxCritical, "max-critical", -1, "exit with status 3 if there are more CRITICAL findings than this")
@@ -139,13 +139,11 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 			th.Max[sev] = n
 		}
 	}
-	if f.ignoreFile != "" {
-		ig, err := scan.ReadIgnoreFile(f.ignoreFile)
-		if err != nil {
-			return err
-		}
-		filter.Ignore = ig
+	ig, err := a.ignoreRules(f.ignoreFile)
+	if err != nil {
+		return err
 	}
+	filter.Ignore = ig
 	if len(f.vex) > 0 {
 		v, err := scan.ReadVEX(f.vex...)
 		if err != nil {

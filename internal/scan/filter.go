@@ -50,7 +50,7 @@ func (flt Filter) ignored(f *Finding, subject Subject) string {
 		for i := range flt.Ignore.Ignore {
 			rule := &flt.Ignore.Ignore[i]
 			if rule.Match(f, flt.Now) {
-				return "ignore file: " + rule.Reason
+				return rule.because()
 			}
 		}
 	}

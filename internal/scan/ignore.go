@@ -38,6 +38,11 @@ type IgnoreRule struct {
 	Expires string `yaml:"expires,omitempty" json:"expires,omitempty"`
 
 	expires time.Time
+	// source names where a rule read from another scanner's ignore file
+	// came from (".trivyignore line 3"); more holds the criteria of
+	// that format which have no field here.
+	source string
+	more   *criteria
 }
 
 // IgnoreFile is a parsed ignore file.
@@ -120,7 +125,10 @@ func (r *IgnoreRule) Match(f *Finding, now time.Time) bool {
 	if !r.expires.IsZero() && now.After(r.expires) {
 		return false
 	}
-	if r.ID == "" && r.Package == "" && r.Path == "" {
+	if r.ID == "" && r.Package == "" && r.Path == "" && r.more == nil {
+		return false
+	}
+	if r.more != nil && !r.more.match(f) {
 		return false
 	}
 	if r.ID != "" && !hasID(f.Finding, r.ID) {
@@ -201,6 +209,18 @@ func globMatch(pat, segs []string) bool {
 		pat, segs = pat[1:], segs[1:]
 	}
 	return len(segs) == 0
+}
+
+// because is the reason a finding the rule silences is ignored for.
+func (r *IgnoreRule) because() string {
+	if r.source == "" {
+		return "ignore file: " + r.Reason
+	}
+	reason := r.Reason
+	if strings.TrimSpace(reason) == "" {
+		reason = "no reason given"
+	}
+	return "ignore file: " + reason + " (" + r.source + ")"
 }
 
 // MarshalJSON keeps the ignore file's rules readable in reports.
