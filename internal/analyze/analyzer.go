@@ -30,7 +30,7 @@ import (
 )
 
 // walkVersion changes whenever the walk itself changes what it records.
-const walkVersion = 3
+const walkVersion = 4
 
 // Analyzer analyses images with a fixed set of catalogers. It is safe for
 // concurrent use.

@@ -195,6 +195,7 @@ func merge(results []*LayerResult, layers []*image.Layer) *Result {
 	if d == nil {
 		d = distro.FromPackages(pkgs)
 	}
+	s.fillRedHat(d)
 	if db := missingDatabase(s, d, pkgs); db != "" {
 		d.MissingDatabase = db
 	}

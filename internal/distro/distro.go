@@ -34,6 +34,9 @@ var redhatFiles = []string{
 
 // Wants reports whether Detect needs the file at path.
 func Wants(path string) bool {
+	if IsContentManifest(path) {
+		return true
+	}
 	switch path {
 	case etcOSRelease, usrOSRelease, alpineRelease, debianVersion, lsbRelease:
 		return true

@@ -22,6 +22,13 @@ type Distro struct {
 	// by a later layer or never there, while none of its packages were
 	// found: the image's OS packages are then unknown, not none.
 	MissingDatabase string `json:"missingDatabase,omitempty"`
+	// ContentSets are the repositories a Red Hat image's RPMs were
+	// installed from, as its content manifests
+	// (/root/buildinfo/content_manifests/*.json) list them; CPEs the
+	// Red Hat product streams they and the release say the packages
+	// belong to, whose advisories alone apply to them.
+	ContentSets []string `json:"contentSets,omitempty"`
+	CPEs        []string `json:"cpes,omitempty"`
 }
 
 // Qualifier is the purl "distro" qualifier value for packages of this

@@ -68,6 +68,11 @@ func Cover(ctx context.Context, h Holdings, inv *inventory.Inventory) ([]coverag
 	}
 	for _, k := range order {
 		s := coverage.Scope{Name: k.name, Ecosystem: k.ecosystem, OS: k.os, Packages: counts[k]}
+		if d := inv.Distro; k.os && d != nil && d.ID == "rhel" {
+			if e, ok := redHatHeld(d, has); ok {
+				k.ecosystem = e
+			}
+		}
 		switch {
 		case k.ecosystem == "" && k.os:
 			s.Note = "no advisory feed (Vigil knows none for this distribution)"

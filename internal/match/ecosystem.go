@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/inventory"
+	"github.com/vigilsec/vigil/internal/vuln"
 )
 
 // query is one lookup a package needs: the advisories for name in
@@ -21,6 +22,9 @@ func queries(p *inventory.Package, d *inventory.Distro) ([]query, string) {
 		eco, ok := distroEcosystem(p.Type, d)
 		if !ok {
 			return nil, "distribution " + d.String() + " is not supported for " + string(p.Type) + " packages"
+		}
+		if d.ID == "rhel" {
+			return redHatQueries(p, d), ""
 		}
 		switch p.Type {
 		case inventory.Deb:
@@ -117,6 +121,13 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 			return "", false
 		}
 		return "Amazon Linux:" + major, t == inventory.RPM
+	case "rhel":
+		// RHEL and UBI: Red Hat's VEX data, per product stream (see
+		// redHatEcosystems); the release's own name stands for them.
+		if major == "" {
+			return "", false
+		}
+		return vuln.RedHatEcosystemPrefix + "enterprise_linux:" + major, t == inventory.RPM
 	case "wolfi":
 		return "Wolfi", t == inventory.APK
 	case "chainguard":

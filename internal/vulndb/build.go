@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/vuln"
 	"github.com/vigilsec/vigil/internal/vulndb/alpine"
+	"github.com/vigilsec/vigil/internal/vulndb/csaf"
 	"github.com/vigilsec/vigil/internal/vulndb/debian"
 	"github.com/vigilsec/vigil/internal/vulndb/epss"
 	"github.com/vigilsec/vigil/internal/vulndb/kev"
@@ -411,6 +412,13 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			a.Source = f.Source.Name
 			return add(a)
 		})
+	case KindRedHatVEX:
+		var arch csaf.Archive
+		arch, errs, err = csaf.ReadArchive(bufio.NewReader(file), func(a *vuln.Advisory) error {
+			a.Source = f.Source.Name
+			return add(a)
+		})
+		feedDate = arch.Newest
 	default:
 		return fmt.Errorf("vulndb: feed %s: unknown kind %q", f.Source.Name, f.Source.Kind)
 	}

@@ -43,7 +43,10 @@ type ImportReport struct {
 //     catalog;
 //   - yum/dnf updateinfo.xml, gzipped or not, in a directory naming its
 //     release: amazon/2/updateinfo.xml.gz, amazon/2023/updateinfo.xml,
-//     amazon/2/kernel-5.10/updateinfo.xml.gz.
+//     amazon/2/kernel-5.10/updateinfo.xml.gz;
+//   - Red Hat's CSAF VEX archive (csaf_vex_YYYY-MM-DD.tar.zst), or VEX
+//     documents (cve-YYYY-NNNN.json) anywhere under a directory: all of
+//     them make the one feed redhat/vex.
 //
 // Feeds already present that are not among the imported ones stay. As with
 // Update, nothing changes unless every file is read and the database built.
@@ -120,9 +123,18 @@ type candidate struct {
 	source Source
 	path   string
 	osvDir bool // path is a directory of OSV JSON records
+	// csafFiles, when set, are CSAF documents kept as one tar.
+	csafFiles []string
 }
 
 func (c candidate) stage(d *Dir) (*staged, error) {
+	if c.csafFiles != nil {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(tarFiles(pw, c.csafFiles)) }()
+		s, err := d.stage(c.source, pr)
+		pr.Close()
+		return s, err
+	}
 	if !c.osvDir {
 		f, err := os.Open(c.path)
 		if err != nil {
@@ -179,6 +191,9 @@ func classifyPath(p string) ([]candidate, error) {
 		return nil, fmt.Errorf("vulndb: import: %w", err)
 	}
 	if !info.IsDir() {
+		if strings.HasSuffix(p, ".json") && isCSAFFile(p) {
+			return []candidate{{source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}, path: p, csafFiles: []string{p}}}, nil
+		}
 		c, ok, err := classifyFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("vulndb: import %s: %w", p, err)
@@ -190,11 +205,16 @@ func classifyPath(p string) ([]candidate, error) {
 	}
 	var out []candidate
 	osvDirs := map[string]bool{}
+	var csafFiles []string
 	err = filepath.WalkDir(p, func(fp string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if e.IsDir() || !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			return nil
+		}
+		if strings.HasSuffix(fp, ".json") && isCSAFFile(fp) {
+			csafFiles = append(csafFiles, fp)
 			return nil
 		}
 		if strings.HasSuffix(fp, ".json") && isOSVRecord(fp) {
@@ -220,6 +240,9 @@ func classifyPath(p string) ([]candidate, error) {
 		}
 		out = append(out, candidate{source: Source{Name: "osv/" + eco, Kind: KindOSV}, path: dir, osvDir: true})
 	}
+	if csafFiles != nil {
+		out = append(out, candidate{source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}, path: p, csafFiles: csafFiles})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].source.Name < out[j].source.Name })
 	return out, nil
 }
@@ -235,6 +258,9 @@ func classifyFile(p string) (candidate, bool, error) {
 	head, _ := br.Peek(4096)
 	if c, ok, err := classifyUpdateInfo(p, head); ok || err != nil {
 		return c, ok, err
+	}
+	if isRedHatVEXArchive(p, head) {
+		return candidate{path: p, source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}}, true, nil
 	}
 	c := candidate{path: p}
 	switch {

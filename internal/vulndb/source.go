@@ -29,13 +29,17 @@ const (
 	// KindUpdateInfo is a yum/dnf repository's updateinfo.xml (Amazon
 	// Linux's ALAS); its URL is the repository's mirror list.
 	KindUpdateInfo Kind = "updateinfo"
+	// KindRedHatVEX is Red Hat's CSAF VEX documents, as the dated tar
+	// archive Red Hat publishes (csaf_vex_YYYY-MM-DD.tar.zst); its URL
+	// is the VEX directory, whose archive_latest.txt names the archive.
+	KindRedHatVEX Kind = "redhat-csaf-vex"
 )
 
 // priority orders kinds when two feeds publish a record with the same id:
 // a distribution's own tracker is preferred over a copy of it.
 var priority = map[Kind]int{
 	KindDebianTracker: 0, KindDSA: 1, KindDLA: 2, KindAlpine: 3, KindOSV: 4,
-	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8,
+	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9,
 }
 
 // Source is one feed: where update downloads it and what format it is in.
@@ -71,6 +75,8 @@ type Upstream struct {
 	// UpdateInfo are yum/dnf repositories whose updateinfo.xml is
 	// fetched (Amazon Linux's advisories), each by its mirror list.
 	UpdateInfo []UpdateInfoRepo `yaml:"updateInfo"`
+	// RedHatVEX is Red Hat's CSAF VEX directory (RHEL and UBI).
+	RedHatVEX string `yaml:"redhatVEX"`
 }
 
 // UpdateInfoRepo is one repository publishing updateinfo.xml.
@@ -95,7 +101,7 @@ func DefaultUpstream() Upstream {
 		// Debian and Alpine come from their own trackers below, so
 		// their OSV copies are not fetched by default.
 		OSVEcosystems: []string{"Go", "npm", "PyPI", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
-			"AlmaLinux", "Rocky Linux", "Ubuntu", "Wolfi", "Chainguard"},
+			"AlmaLinux", "Rocky Linux", "Ubuntu", "Wolfi", "Chainguard", "SUSE", "openSUSE"},
 		Alpine:         "https://secdb.alpinelinux.org",
 		AlpineBranches: branches,
 		DebianTracker:  "https://security-tracker.debian.org/tracker/data/json",
@@ -110,6 +116,7 @@ func DefaultUpstream() Upstream {
 			{Name: "amazon/2", MirrorList: "http://amazonlinux.default.amazonaws.com/2/core/latest/x86_64/mirror.list"},
 			{Name: "amazon/2023", MirrorList: "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list"},
 		},
+		RedHatVEX: "https://security.access.redhat.com/data/csaf/v2/vex",
 	}
 }
 
@@ -148,6 +155,9 @@ func (u Upstream) Sources() []Source {
 	}
 	for _, r := range u.UpdateInfo {
 		out = append(out, Source{Name: r.Name, Kind: KindUpdateInfo, URL: r.MirrorList})
+	}
+	if u.RedHatVEX != "" {
+		out = append(out, Source{Name: redHatVEXName, Kind: KindRedHatVEX, URL: u.RedHatVEX})
 	}
 	return out
 }

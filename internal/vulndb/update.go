@@ -110,8 +110,11 @@ func (d *Dir) Update(ctx context.Context, sources []Source, opts UpdateOptions) 
 				return err
 			}
 			fetch := d.fetch
-			if src.Kind == KindUpdateInfo {
+			switch src.Kind {
+			case KindUpdateInfo:
 				fetch = d.fetchUpdateInfo
+			case KindRedHatVEX:
+				fetch = d.fetchRedHatVEX
 			}
 			s, err := fetch(gctx, src, opts)
 			if err != nil {

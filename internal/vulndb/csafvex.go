@@ -1,0 +1,113 @@
+package vulndb
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/vulndb/csaf"
+)
+
+// redHatVEXName is the feed of Red Hat's CSAF VEX documents.
+const redHatVEXName = "redhat/vex"
+
+// fetchRedHatVEX follows Red Hat's VEX directory as its own tooling does:
+// archive_latest.txt names the newest dated archive of every document
+// (csaf_vex_YYYY-MM-DD.tar.zst), which is then fetched like any feed
+// file, conditionally, so that an unchanged archive is not downloaded
+// again.
+func (d *Dir) fetchRedHatVEX(ctx context.Context, src Source, opts UpdateOptions) (*staged, error) {
+	base := strings.TrimRight(src.URL, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/archive_latest.txt", nil)
+	if err != nil {
+		return nil, err
+	}
+	if opts.UserAgent != "" {
+		req.Header.Set("User-Agent", opts.UserAgent)
+	}
+	resp, err := opts.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s/archive_latest.txt: %w", base, &statusError{code: resp.StatusCode, status: resp.Status, retryAfter: resp.Header.Get("Retry-After")})
+	}
+	name := strings.TrimSpace(string(b))
+	if name == "" || strings.ContainsAny(name, "/\\ \n") || !strings.HasPrefix(name, "csaf_vex_") {
+		return nil, fmt.Errorf("%s/archive_latest.txt: %q names no archive", base, name)
+	}
+	archive := src
+	archive.URL = base + "/" + name
+	return d.fetch(ctx, archive, opts)
+}
+
+// isRedHatVEXArchive recognises a (compressed) tar whose first document
+// is CSAF.
+func isRedHatVEXArchive(p string, head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	zstdMagic := head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd
+	if !zstdMagic && !strings.HasSuffix(p, ".tar") && !strings.HasSuffix(p, ".tar.gz") {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return csaf.IsArchive(f)
+}
+
+// tarFiles writes the files as one tar, the form Red Hat's archive takes,
+// so that every VEX feed is read the same way.
+func tarFiles(w io.Writer, files []string) error {
+	sort.Strings(files)
+	tw := tar.NewWriter(w)
+	for i, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		hdr := &tar.Header{Name: fmt.Sprintf("%06d-%s", i, filepath.Base(p)), Mode: 0o644, Size: info.Size(), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			f.Close()
+			return err
+		}
+		_, err = io.Copy(tw, bufio.NewReader(f))
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// isCSAFFile reports whether a JSON file is a CSAF document.
+func isCSAFFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2048)
+	n, _ := io.ReadFull(f, head)
+	return csaf.IsDocument(head[:n])
+}
