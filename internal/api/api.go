@@ -49,6 +49,9 @@ type Options struct {
 	// Egress decides which webhook URLs a rule's targets may have (nil:
 	// egress.Default()).
 	Egress *egress.Policy
+	// DB is the vulnerability database the scan routes match with (nil:
+	// they answer 404).
+	DB Databases
 	// Log receives internal errors, which clients never see.
 	Log *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -147,6 +150,9 @@ func (h *handler) routes() []route {
 		{"GET", "/gate/decisions/{id}", auth.Read, h.getDecision},
 		{"GET", "/gate/check", auth.Read, h.gateCheck},
 
+		{"POST", "/scan/inventory", auth.Push, h.scanInventory},
+		{"POST", "/scan/sbom", auth.Push, h.scanSBOM},
+
 		{"GET", "/tokens", adminOnly, h.listTokens},
 		{"POST", "/tokens", adminOnly, h.createToken},
 		{"DELETE", "/tokens/{id}", adminOnly, h.deleteToken},
@@ -227,7 +233,7 @@ func (h *handler) wrap(rt route) http.HandlerFunc {
 			h.fail(w, r, errorf(http.StatusForbidden, "a %s token may not %s %s", role, rt.method, Prefix+rt.path))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(rt.path))
 		if err := rt.fn(w, r); err != nil {
 			h.fail(w, r, err)
 		}

@@ -126,6 +126,13 @@ func routeCases() []routeCase {
 		}, 200, nil},
 		{"GET /gate/check", fixed("/api/v1/gate/check?image=team/app:1.0", nil), 200, nil},
 
+		// The scan routes need the server's vulnerability database,
+		// which this harness has not: a request refused before it is
+		// needed shows who may ask (client_test.go in package cli scans
+		// with a real server).
+		{"POST /scan/inventory", fixed("/api/v1/scan/inventory", map[string]any{"packages": []map[string]string{{"name": ""}}}), 400, nil},
+		{"POST /scan/sbom", fixed("/api/v1/scan/sbom", map[string]any{"sbom": nil}), 400, nil},
+
 		{"GET /tokens", fixed("/api/v1/tokens", nil), 200, nil},
 		{"POST /tokens", fixed("/api/v1/tokens", map[string]string{"name": "ci", "role": "pipeline"}), 201, nil},
 		{"DELETE /tokens/{id}", fixed("/api/v1/tokens/tok-pipeline", nil), 204, nil},
@@ -234,7 +241,8 @@ func TestPermissions(t *testing.T) {
 
 // wantNeed is the permission each route should need, written out: GETs
 // and the POSTs that only read (list, aggregate, test a pattern) need
-// read; a gate request needs push (a pipeline's); tokens are an admin's;
+// read; a gate request and a scan on request need push (a pipeline's);
+// tokens are an admin's;
 // every other change needs write.
 func wantNeed(route string) string {
 	method, path, _ := strings.Cut(route, " ")
@@ -243,7 +251,7 @@ func wantNeed(route string) string {
 		return "admin"
 	case method == "GET", route == "POST /findings/list", route == "POST /findings/aggregate", route == "POST /rules/test":
 		return auth.Read
-	case route == "POST /gate/requests":
+	case route == "POST /gate/requests", strings.HasPrefix(path, "/scan/"):
 		return auth.Push
 	}
 	return auth.Write

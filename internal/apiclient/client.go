@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/scan"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -364,4 +365,12 @@ func (c *Client) CreateToken(ctx context.Context, name, role string) (*NewToken,
 
 func (c *Client) DeleteToken(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+// ScanInventory has the server match, score and judge an inventory taken
+// elsewhere (POST /scan/inventory) and returns its report in the wire
+// form of scan.EncodeWire, for scan.DecodeWire.
+func (c *Client) ScanInventory(ctx context.Context, in *scan.Inventory) ([]byte, error) {
+	body, _, err := c.raw(ctx, http.MethodPost, "/scan/inventory", in)
+	return body, err
 }

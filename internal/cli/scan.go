@@ -54,6 +54,7 @@ type scanFlags struct {
 	failOnStaleDB  bool
 	allowPartial   bool
 	baseline       baselineFlags
+	client         clientFlags
 }
 
 var reportFormats = map[string]func(io.Writer, *scan.Report, report.Options) error{
@@ -92,6 +93,7 @@ func (a *app) scanCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	f.src.register(fl)
+	f.client.register(fl)
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: table, json, inspector (Amazon Inspector findings), inspector-coverage (the image's Inspector coverage), sarif, cyclonedx, openvex")
 	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
 	fl.StringSliceVar(&f.severities, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,INFORMATIONAL,UNTRIAGED)")
@@ -156,30 +158,13 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
-	db, err := a.openDB(ctx, cmd, f)
+	// With --server the server matches and scores (client.go).
+	scanReport := a.localReport
+	if f.client.server != "" {
+		scanReport = a.clientReport
+	}
+	rep, err := scanReport(ctx, cmd, ref, f)
 	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	rep, err := a.inventory(ctx, cmd, ref, &f.src)
-	if err != nil {
-		return err
-	}
-	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built(), Version: db.Version(), Digest: db.Digest()}
-	looked := &ecosystemRecorder{Advisories: db, seen: map[string]bool{}}
-	matched, err := match.Match(ctx, looked, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
-	if err != nil {
-		return err
-	}
-	if err := a.checkDataAge(ctx, db, rep.Database, looked.ecosystems(), f); err != nil {
-		return err
-	}
-	rep.Skipped = matched.Skipped
-	if err := scan.Assess(ctx, db, rep); err != nil {
-		return err
-	}
-	if rep.Findings, err = scan.Score(ctx, db, matched.Findings); err != nil {
 		return err
 	}
 	if base != nil {
@@ -207,6 +192,38 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 			rep.Coverage.Reason, rep.Coverage.Summary(0)))
 	}
 	return nil
+}
+
+// localReport inventories the source and matches and scores it with the
+// local vulnerability database.
+func (a *app) localReport(ctx context.Context, cmd *cobra.Command, ref string, f *scanFlags) (*scan.Report, error) {
+	db, err := a.openDB(ctx, cmd, f)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+
+	rep, err := a.inventory(ctx, cmd, ref, &f.src)
+	if err != nil {
+		return nil, err
+	}
+	rep.Database = &scan.Database{Path: db.Path(), Built: db.Built(), Version: db.Version(), Digest: db.Digest()}
+	looked := &ecosystemRecorder{Advisories: db, seen: map[string]bool{}}
+	matched, err := match.Match(ctx, looked, &inventory.Inventory{Distro: rep.Distro, Packages: rep.Packages})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkDataAge(ctx, db, rep.Database, looked.ecosystems(), f); err != nil {
+		return nil, err
+	}
+	rep.Skipped = matched.Skipped
+	if err := scan.Assess(ctx, db, rep); err != nil {
+		return nil, err
+	}
+	if rep.Findings, err = scan.Score(ctx, db, matched.Findings); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 // openDB opens the vulnerability database and checks its age.

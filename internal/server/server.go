@@ -244,7 +244,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus, Egress: policy,
-		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log,
+		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, DB: s.dbs,
 	}))
 	mux.Handle("/", web.New(web.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Secret: secret,
