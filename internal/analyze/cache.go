@@ -95,7 +95,7 @@ func (c *DirCache) Put(_ context.Context, key string, r *LayerResult) error {
 // layerSets are the path sets a layer result stores after its JSON, in
 // this order.
 func (r *LayerResult) layerSets() []*pathSet {
-	return []*pathSet{&r.Whiteouts, &r.Opaques, &r.Entries, &r.NonDirs}
+	return []*pathSet{&r.Whiteouts, &r.Opaques, &r.Dirs, &r.NonDirs}
 }
 
 // maxStoredSet bounds a path set read back from a cache entry, so that a

@@ -89,7 +89,7 @@ func (s *stack) deletes(j int, p string) bool {
 // filesystem: some layer above replaced or deleted it.
 func (s *stack) hidden(p string, i int) bool {
 	for j := i + 1; j < len(s.layers); j++ {
-		if s.layers[j].Entries.has(p) || s.deletes(j, p) {
+		if s.layers[j].has(p) || s.deletes(j, p) {
 			return true
 		}
 	}
@@ -111,7 +111,7 @@ func (s *stack) introducedIn(k string, f fileKey, top int) int {
 			intro = i
 			continue
 		}
-		if s.layers[i].Entries.has(f.path) {
+		if s.layers[i].has(f.path) {
 			// The file was there, and listed nothing, or nothing that
 			// a cataloger could read.
 			break
@@ -149,7 +149,7 @@ func (s *stack) lookup(p string) (content []byte, link string, found bool) {
 		if t, ok := r.Symlinks[p]; ok {
 			return nil, t, true
 		}
-		if r.Entries.has(p) || s.deletes(j, p) {
+		if r.has(p) || s.deletes(j, p) {
 			return nil, "", false
 		}
 	}

@@ -76,7 +76,7 @@ func missingDatabase(s *stack, d *inventory.Distro, pkgs []inventory.Package) st
 // deleting it.
 func (s *stack) exists(p string) bool {
 	for j := len(s.layers) - 1; j >= 0; j-- {
-		if s.layers[j].Entries.has(p) {
+		if s.layers[j].has(p) {
 			return true
 		}
 		if s.deletes(j, p) {

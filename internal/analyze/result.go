@@ -30,15 +30,17 @@ type LayerResult struct {
 	Symlinks map[string]string `json:"symlinks,omitempty"`
 
 	// Whiteouts are the paths this layer deletes from lower layers;
-	// Opaques the directories whose lower contents it hides. Entries and
-	// NonDirs are every path in the layer, and those that are not
-	// directories: a lower file is hidden by an entry at its own path, or
-	// by a non-directory at one of its ancestors. All four are sets of
-	// path hashes, a fixed 16 bytes a path however long it is; the layer
-	// cache stores them after the JSON fields, in binary.
+	// Opaques the directories whose lower contents it hides. Dirs and
+	// NonDirs are every path in the layer: its directories (named, or
+	// implied by the paths beneath them) and the rest. A lower file is
+	// hidden by an entry at its own path (in either set), or by a
+	// non-directory at one of its ancestors. All four are sets of path
+	// hashes, a fixed 16 bytes a path however long it is, each path in
+	// one set only unless the layer has it as both; the layer cache
+	// stores them after the JSON fields, in binary.
 	Whiteouts pathSet `json:"-"`
 	Opaques   pathSet `json:"-"`
-	Entries   pathSet `json:"-"`
+	Dirs      pathSet `json:"-"`
 	NonDirs   pathSet `json:"-"`
 
 	// Owned records the files the OS package manager installed, per file
@@ -51,6 +53,12 @@ type LayerResult struct {
 	// of entries in it.
 	Bytes int64 `json:"bytes"`
 	Count int   `json:"count"`
+}
+
+// has reports whether the layer has an entry at p.
+func (r *LayerResult) has(p string) bool {
+	h := hashPath(p)
+	return r.NonDirs.hasHash(h) || r.Dirs.hasHash(h)
 }
 
 // Link is a hard link to a file that catalogers read: Target is that

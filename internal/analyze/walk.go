@@ -33,11 +33,12 @@ const (
 	// maxWarnings bounds the warnings kept for one layer; a hostile
 	// layer could otherwise produce one per entry.
 	maxWarnings = 100
-	// maxLayerPaths bounds the paths (entries and the directories they
-	// imply) a layer result records, 16 bytes each. Real layers hold a few
-	// hundred thousand; past the bound, what the layer replaces or deletes
-	// in lower layers is no longer recorded, so lower files count as still
-	// present: more packages reported, never fewer.
+	// maxLayerPaths bounds the paths (entries, the directories they
+	// imply, whiteouts and opaque directories) a layer result records,
+	// 16 bytes each: 32 MiB at most, kept on disk during the walk. Real
+	// layers hold a few hundred thousand; past the bound, what the layer
+	// replaces or deletes in lower layers is no longer recorded, so lower
+	// files count as still present: more packages reported, never fewer.
 	maxLayerPaths = 1 << 21
 	// maxLinkHops bounds the symbolic links kept for distribution
 	// detection that are not at a release file's own path.
@@ -70,18 +71,20 @@ type walker struct {
 	// a directory together, so each directory is hashed about once.
 	lastDir string
 	full    bool // the layer's paths reached maxLayerPaths
-	// entries and nonDirs become r.Entries and r.NonDirs.
-	entries, nonDirs spill
+	// dirs, nonDirs, whiteouts and opaques become the result's path
+	// sets of the same names.
+	dirs, nonDirs, whiteouts, opaques spill
 	// files maps each file catalogers read, and each hard link to one,
-	// to the file read (its place in the layer, an index into sizes): a
-	// hard link to a hard link is the same file, found in one look-up
-	// however long the chain. Only 8 bytes of the paths' hashes are
-	// kept: a collision could only make a link of this layer read as
-	// another file of the same layer, which its author could have
-	// written there anyway. Links name their file by its place until the
-	// walk ends.
-	files    map[uint64]int32
-	sizes    []int64
+	// to the file read (its place in the layer and its size): a hard
+	// link to a hard link is the same file, found in one look-up however
+	// long the chain. Only 8 bytes of the paths' hashes are kept: a
+	// collision could only make a link of this layer read as another
+	// file of the same layer, which its author could have written there
+	// anyway. Links name their file by its place until the walk ends.
+	// Files past the packages' bound are not read, so not indexed
+	// either: the index is bounded by what is read.
+	files    map[uint64]fileRef
+	seq      int32 // the next file's place
 	links    []pendingLink
 	linkHops int
 	// packages counts the packages in r.Files. When it grows past
@@ -94,6 +97,12 @@ type walker struct {
 func linkKey(p string) uint64 {
 	h := hashPath(p)
 	return binary.LittleEndian.Uint64(h[:8])
+}
+
+// fileRef is a file read, by its place in the layer.
+type fileRef struct {
+	seq  int32
+	size int64
 }
 
 // pendingLink is a hard link at path to the seq'th file read.
@@ -112,7 +121,7 @@ func newWalker(ctx context.Context, a *Analyzer, index int, diffID, tmp string) 
 			System:   map[string][]byte{},
 			Symlinks: map[string]string{},
 		},
-		files: map[uint64]int32{},
+		files: map[uint64]fileRef{},
 	}
 }
 
@@ -239,11 +248,11 @@ func (w *walker) entry(tr *tar.Reader, hdr *tar.Header) error {
 	if strings.HasPrefix(base, ".wh.") {
 		switch {
 		case base == ".wh..wh..opq":
-			w.record(&w.r.Opaques, dir)
+			w.recordPath(&w.opaques, dir)
 		case strings.HasPrefix(base, ".wh..wh."):
 			// aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content.
 		default:
-			w.record(&w.r.Whiteouts, path.Join(dir, base[len(".wh."):]))
+			w.recordPath(&w.whiteouts, path.Join(dir, base[len(".wh."):]))
 		}
 		return nil
 	}
@@ -320,20 +329,21 @@ func (w *walker) hardLink(p, name string, mode fs.FileMode) {
 			return
 		}
 	}
-	i, found := w.files[linkKey(target)]
-	var size int64
+	f, found := w.files[linkKey(target)]
 	if found {
-		size = w.sizes[i]
 		// A link to this link is a link to the same file.
-		w.files[linkKey(p)] = i
+		w.files[linkKey(p)] = f
 	}
-	what := w.wantedBy(p, mode, size)
+	what := w.wantedBy(p, mode, f.size)
 	switch {
 	case what == "":
 	case found && len(w.links) >= maxPackages:
 		w.skipped(p, what, "more than %d hard links to files read in the layer: not read", maxPackages)
 	case found:
-		w.links = append(w.links, pendingLink{p, i})
+		w.links = append(w.links, pendingLink{p, f.seq})
+	case w.cut():
+		// Its file may be one past the packages' bound, which was not
+		// read: the bound's warning says what is not inventoried.
 	default:
 		w.skipped(p, what, "hard link to %q, a file of this layer that nothing read: not read", target)
 	}
@@ -342,8 +352,9 @@ func (w *walker) hardLink(p, name string, mode fs.FileMode) {
 // present records that path p exists in this layer, with its parent
 // directories.
 func (w *walker) present(p string, isDir bool) {
-	w.recordPath(&w.entries, p)
-	if !isDir {
+	if isDir {
+		w.recordPath(&w.dirs, p)
+	} else {
 		w.recordPath(&w.nonDirs, p)
 	}
 	last := w.lastDir
@@ -351,7 +362,7 @@ func (w *walker) present(p string, isDir bool) {
 		if d == last || strings.HasPrefix(last, d+"/") {
 			return true
 		}
-		w.recordPath(&w.entries, d)
+		w.recordPath(&w.dirs, d)
 		return false
 	})
 	if isDir {
@@ -361,18 +372,10 @@ func (w *walker) present(p string, isDir bool) {
 	}
 }
 
-// record adds p to one of the layer's path sets, unless the layer has
-// recorded maxLayerPaths already.
-func (w *walker) record(set *pathSet, p string) {
-	if w.fullAt(p, len(*set)) {
-		return
-	}
-	*set = append(*set, hashPath(p))
-}
-
-// recordPath adds p to one of the path sets kept on disk during the walk.
+// recordPath adds p to one of the path sets kept on disk during the
+// walk, unless the layer has recorded maxLayerPaths already.
 func (w *walker) recordPath(s *spill, p string) {
-	if w.fullAt(p, s.n) {
+	if w.fullAt(p) {
 		return
 	}
 	if s.f == nil && s.err == nil {
@@ -389,8 +392,8 @@ func (w *walker) recordPath(s *spill, p string) {
 
 // fullAt reports whether the layer has recorded all the paths it may,
 // with a warning the first time.
-func (w *walker) fullAt(p string, n int) bool {
-	if w.entries.n+w.nonDirs.n < 2*maxLayerPaths && n < maxLayerPaths {
+func (w *walker) fullAt(p string) bool {
+	if w.dirs.n+w.nonDirs.n+w.whiteouts.n+w.opaques.n < maxLayerPaths {
 		return false
 	}
 	if !w.full {
@@ -505,9 +508,20 @@ func (w *walker) file(r io.Reader, direct *os.File, p string, mode fs.FileMode, 
 		w.skipped(p, wantedBy(cats, owners), "%d bytes: larger than the %d-byte limit, not read", size, w.a.maxFile)
 		return nil
 	}
-	seq := len(w.sizes)
-	w.files[linkKey(p)] = int32(seq)
-	w.sizes = append(w.sizes, size)
+	seq := int(w.seq)
+	w.seq++
+	if len(cats) > 0 && w.cut() {
+		// Past the packages' bound: whatever the file lists would be
+		// dropped (trim), so it is not read for its packages.
+		cats = nil
+		if len(owners) == 0 {
+			closeDirect()
+			return nil
+		}
+	}
+	if len(cats) > 0 {
+		w.files[linkKey(p)] = fileRef{int32(seq), size}
+	}
 	var (
 		f       *File
 		release func()
@@ -610,6 +624,15 @@ func (w *walker) catalog(f *File, cats []Cataloger, seq int) {
 		}
 		w.mu.Unlock()
 	}
+}
+
+// cut reports whether the layer's files have listed more packages than
+// maxPackages already: every file read from now on comes later in the
+// layer's order than the cut, so its packages would be dropped.
+func (w *walker) cut() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.firstCut != nil
 }
 
 // trim keeps the files that come first in the layer, up to maxPackages
@@ -785,13 +808,16 @@ func (w *walker) finish() (*LayerResult, error) {
 	w.trimLinks()
 	// The files' index is done with: let it go before the path sets
 	// come back from disk.
-	w.files, w.sizes = nil, nil
-	var err error
-	if r.Entries, err = w.entries.load(); err != nil {
-		return nil, err
-	}
-	if r.NonDirs, err = w.nonDirs.load(); err != nil {
-		return nil, err
+	w.files = nil
+	for _, s := range []struct {
+		from *spill
+		to   *pathSet
+	}{{&w.dirs, &r.Dirs}, {&w.nonDirs, &r.NonDirs}, {&w.whiteouts, &r.Whiteouts}, {&w.opaques, &r.Opaques}} {
+		set, err := s.from.load()
+		if err != nil {
+			return nil, err
+		}
+		*s.to = set
 	}
 	if w.dropped > 0 {
 		r.Warnings = append(r.Warnings, Warning{Layer: w.index, DiffID: w.diffID,
