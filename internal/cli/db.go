@@ -25,7 +25,7 @@ func (a *app) dbCmd() *cobra.Command {
 			"upstream; `db import` reads local copies for sites without network access.",
 	}
 	cmd.PersistentFlags().String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
-	cmd.AddCommand(a.dbUpdateCmd(), a.dbImportCmd(), a.dbStatusCmd())
+	cmd.AddCommand(a.dbUpdateCmd(), a.dbImportCmd(), a.dbStatusCmd(), a.dbPullCmd())
 	return cmd
 }
 
@@ -179,15 +179,22 @@ func (a *app) dbStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			installed, err := db.Installed(cmd.Context())
+			if err != nil {
+				return err
+			}
 			now := time.Now()
 			if asJSON {
-				return writeJSON(a.env.Out, map[string]any{"path": db.Path(), "built": db.Built(), "version": db.Version(), "digest": db.Digest(), "sources": sources})
+				return writeJSON(a.env.Out, map[string]any{"path": db.Path(), "built": db.Built(), "version": db.Version(), "digest": db.Digest(), "sources": sources,
+					"origin": origin(installed)})
 			}
 			fmt.Fprintf(a.env.Out, "%s, built %s (%s ago)\nversion %s", db.Path(), db.Built().Format(time.RFC3339), age(now.Sub(db.Built())), db.Version())
 			if db.Digest() != "" {
 				fmt.Fprintf(a.env.Out, ", content %s", db.Digest())
 			}
-			fmt.Fprint(a.env.Out, "\n\n")
+			fmt.Fprint(a.env.Out, "\n")
+			printOrigin(a.env.Out, installed)
+			fmt.Fprint(a.env.Out, "\n")
 			tw := tabwriter.NewWriter(a.env.Out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FEED\tKIND\tRECORDS\tFETCHED\tDATA AS OF\tFROM\tPROBLEMS")
 			for _, s := range sources {

@@ -43,39 +43,49 @@ const maxTokenFile = 4096
 
 // client makes the API client from the flags, then the environment.
 func (a *app) client(f *remoteFlags) (*apiclient.Client, error) {
-	server := f.server
-	if server == "" {
-		server = a.env.Getenv("VIGIL_SERVER")
-	}
-	if server == "" {
-		server = "http://localhost:5000"
-	}
-	token := f.token
-	switch {
-	case f.token != "" && f.tokenFile != "":
-		return nil, usageError{errors.New("give --token or --token-file, not both")}
-	case f.tokenFile != "":
-		file, err := os.Open(f.tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("token file: %w", err)
-		}
-		data, err := io.ReadAll(io.LimitReader(file, maxTokenFile+1))
-		file.Close()
-		if err != nil {
-			return nil, fmt.Errorf("token file: %w", err)
-		}
-		if len(data) > maxTokenFile {
-			return nil, fmt.Errorf("token file %s is larger than %d bytes: not a token", f.tokenFile, maxTokenFile)
-		}
-		token = strings.TrimSpace(string(data))
-	case token == "":
-		token = a.env.Getenv("VIGIL_TOKEN")
+	server, token, err := a.serverToken(f)
+	if err != nil {
+		return nil, err
 	}
 	c, err := apiclient.New(server, token, nil)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return c, nil
+}
+
+// serverToken is the server's URL and the token, from the flags, then the
+// environment.
+func (a *app) serverToken(f *remoteFlags) (server, token string, err error) {
+	server = f.server
+	if server == "" {
+		server = a.env.Getenv("VIGIL_SERVER")
+	}
+	if server == "" {
+		server = "http://localhost:5000"
+	}
+	token = f.token
+	switch {
+	case f.token != "" && f.tokenFile != "":
+		return "", "", usageError{errors.New("give --token or --token-file, not both")}
+	case f.tokenFile != "":
+		file, err := os.Open(f.tokenFile)
+		if err != nil {
+			return "", "", fmt.Errorf("token file: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(file, maxTokenFile+1))
+		file.Close()
+		if err != nil {
+			return "", "", fmt.Errorf("token file: %w", err)
+		}
+		if len(data) > maxTokenFile {
+			return "", "", fmt.Errorf("token file %s is larger than %d bytes: not a token", f.tokenFile, maxTokenFile)
+		}
+		token = strings.TrimSpace(string(data))
+	case token == "":
+		token = a.env.Getenv("VIGIL_TOKEN")
+	}
+	return server, token, nil
 }
 
 // remoteGroup makes a command group whose subcommands share the remote

@@ -39,6 +39,7 @@ const (
 
 type scanFlags struct {
 	src            sourceFlags
+	dbRepository   string
 	format, output string
 	severities     []string
 	ignoreUnfixed  bool
@@ -111,6 +112,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.BoolVar(&f.allowPartial, "allow-partial-coverage", false, "with a threshold, pass an image that is not fully covered (by default exit status 6)")
 	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
 	f.baseline.register(fl)
+	fl.StringVar(&f.dbRepository, "db-repository", "", "first pull the database from this registry reference (e.g. HOST/vigil/db:latest; see `vigil db pull`)")
 	return cmd
 }
 
@@ -235,6 +237,11 @@ func (a *app) openDB(ctx context.Context, cmd *cobra.Command, f *scanFlags) (*vu
 	d, err := vulndb.NewDir(dir)
 	if err != nil {
 		return nil, err
+	}
+	if f.dbRepository != "" {
+		if err := a.scanPullDatabase(ctx, d, f); err != nil {
+			return nil, err
+		}
 	}
 	db, err := vulndb.Open(ctx, d.DatabasePath())
 	if errors.Is(err, vulndb.ErrNoDatabase) {

@@ -433,7 +433,7 @@ func (s *Server) wakeBus() {
 
 // onBlob hands uploaded blobs to the warmer (set before serving starts).
 func (s *Server) onBlob(repository, digest string) {
-	if s.warm != nil {
+	if s.warm != nil && !isDatabaseArtifact(repository, "") {
 		s.warm.notify(repository, digest)
 	}
 }
@@ -480,6 +480,7 @@ func (s *Server) watchDatabase(ctx context.Context) {
 		update = t.C
 	}
 	s.databaseChanged(ctx)
+	s.publishDatabase(ctx) // the database opened at start
 	for {
 		select {
 		case <-ctx.Done():
@@ -520,6 +521,7 @@ func (s *Server) databaseChanged(ctx context.Context) {
 	}
 	if fresh {
 		s.logFeeds(ctx)
+		defer s.publishDatabase(ctx)
 	}
 	built := s.dbs.built()
 	if built.IsZero() {

@@ -59,8 +59,12 @@ type SourceRow struct {
 // Snapshot is what a database holds besides its partitions: its schema
 // version, build time and feed table.
 type Snapshot struct {
-	Schema  int         `json:"schema"`
-	Built   string      `json:"built"`
+	Schema int    `json:"schema"`
+	Built  string `json:"built"`
+	// Digest is the content digest the build recorded, and Version the
+	// version it makes with Built (see version.go).
+	Digest  string      `json:"digest,omitempty"`
+	Version string      `json:"version"`
 	Sources []SourceRow `json:"sources"`
 }
 
@@ -163,9 +167,10 @@ func nvdPartitionWhere(year string) (string, []any) {
 
 func (d *DB) snapshot(ctx context.Context) (Snapshot, error) {
 	s := Snapshot{Schema: schemaVersion}
-	if err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='built'`).Scan(&s.Built); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT value, COALESCE((SELECT value FROM meta WHERE key='digest'), '') FROM meta WHERE key='built'`).Scan(&s.Built, &s.Digest); err != nil {
 		return s, fmt.Errorf("vulndb: export: %w", err)
 	}
+	s.Version = d.version
 	rows, err := d.db.QueryContext(ctx, `SELECT name, kind, url, records, fetched, updated, updated_from, ecosystems, errors, warnings FROM sources ORDER BY name`)
 	if err != nil {
 		return s, fmt.Errorf("vulndb: export: %w", err)
@@ -615,7 +620,12 @@ func assemble(ctx context.Context, path string, base bool, held map[string]Parti
 	if err != nil {
 		return err
 	}
-	for k, v := range map[string]string{"schema": fmt.Sprint(schemaVersion), "built": a.Snapshot.Built, "installed": string(inRaw)} {
+	meta := map[string]string{"schema": fmt.Sprint(schemaVersion), "built": a.Snapshot.Built, "installed": string(inRaw)}
+	if a.Snapshot.Digest != "" {
+		meta["digest"] = a.Snapshot.Digest
+		meta["version"] = a.Snapshot.Version
+	}
+	for k, v := range meta {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
 			return fmt.Errorf("vulndb: install: %w", err)
 		}

@@ -119,6 +119,9 @@ func TestDBPullPartitions(t *testing.T) {
 		t.Errorf("a first install read %d of %d partitions", len(read), len(v1.Partitions))
 	}
 	samePartitions(t, ctx, client, v1)
+	if v1.Snapshot.Digest == "" || !ValidVersion(v1.Snapshot.Version) {
+		t.Errorf("snapshot without a digest or version: %+v", v1.Snapshot)
+	}
 
 	// One feed changes upstream: the Go database withdraws a record.
 	changed := filepath.Join(t.TempDir(), "osv", "Go", "all.zip")
@@ -180,7 +183,7 @@ func samePartitions(t *testing.T, ctx context.Context, d *Dir, ex *Export) {
 			t.Errorf("partition %d: copy %+v, original %+v", i, got.Partitions[i], p)
 		}
 	}
-	if got.Snapshot.Built != ex.Snapshot.Built || len(got.Snapshot.Sources) != len(ex.Snapshot.Sources) {
+	if got.Snapshot.Built != ex.Snapshot.Built || got.Snapshot.Digest != ex.Snapshot.Digest || got.Snapshot.Version != ex.Snapshot.Version || len(got.Snapshot.Sources) != len(ex.Snapshot.Sources) {
 		t.Errorf("snapshot: copy %+v, original %+v", got.Snapshot, ex.Snapshot)
 	}
 	for i := range ex.Snapshot.Sources {
