@@ -28,10 +28,14 @@ func TestScanCoveragePackageDatabaseMissing(t *testing.T) {
 		// 3.7.3's musl and musl-utils have CVE-2019-14697, which the
 		// image without its database cannot show.
 		baseFindings int
+		// more is a further gap: without apk's database nothing owns
+		// /bin/busybox, so BusyBox is found from its binary, and this
+		// database has no NVD data to match it with.
+		more string
 	}{
-		{"debian", testenv.DebianImage(t, 0), "var/lib/dpkg", "debian 11: package database missing (/var/lib/dpkg/status)", -1},
+		{"debian", testenv.DebianImage(t, 0), "var/lib/dpkg", "debian 11: package database missing (/var/lib/dpkg/status)", -1, ""},
 		{"alpine", testenv.RootfsImage(t, testenv.Shared(t, "images/alpine/alpine-minirootfs-3.7.3-x86_64.tar.gz")),
-			"lib/apk/db", "alpine 3.7: package database missing (/lib/apk/db/installed)", 2},
+			"lib/apk/db", "alpine 3.7: package database missing (/lib/apk/db/installed)", 2, "|programs (NVD CPE): 1 package, no feed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base := "oci:" + testenv.WriteLayout(t, c.base) + ":latest"
@@ -61,7 +65,7 @@ func TestScanCoveragePackageDatabaseMissing(t *testing.T) {
 			}
 			doc = coverageOf(t, out)
 			cov := doc.Coverage
-			if cov.Full || cov.Reason != "INCOMPLETE_INVENTORY" || strings.Join(cov.Gaps, "|") != c.gap || len(doc.Findings) != 0 {
+			if cov.Full || cov.Reason != "INCOMPLETE_INVENTORY" || strings.Join(cov.Gaps, "|") != c.gap+c.more || len(doc.Findings) != 0 {
 				t.Errorf("coverage %+v, %d findings", cov, len(doc.Findings))
 			}
 			if len(cov.Scopes) == 0 || !cov.Scopes[0].OS || cov.Scopes[0].Covered || cov.Scopes[0].Packages != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/coverage"
 	"github.com/vigilsec/vigil/internal/inventory"
+	"github.com/vigilsec/vigil/internal/vulndb/nvd"
 )
 
 // Holdings says what the vulnerability database holds: the ecosystems it
@@ -138,6 +139,12 @@ func scopeOf(p *inventory.Package, d *inventory.Distro) (name, ecosystem string,
 			return "", "", false, false
 		}
 		return "Go", "Go", false, true
+	}
+	if p.Type == inventory.Generic {
+		if len(p.CPEs) == 0 || p.Version == "" {
+			return "", "", false, false
+		}
+		return "programs (NVD CPE)", nvd.Ecosystem, false, true
 	}
 	eco, known := languageEcosystems[p.Type]
 	if !known {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/vuln"
+	"github.com/vigilsec/vigil/internal/vulndb/nvd"
 )
 
 // query is one lookup a package needs: the advisories for name in
@@ -65,6 +66,19 @@ func queries(p *inventory.Package, d *inventory.Distro) ([]query, string) {
 			return nil, "Go module built without a version"
 		}
 		return []query{{"Go", p.Name, p.Version}}, ""
+	case inventory.Generic:
+		// A program found from its own files: NVD's applicability
+		// statements name it by CPE vendor and product.
+		var qs []query
+		for _, s := range p.CPEs {
+			if c, err := nvd.ParseCPE(s); err == nil && c.Part == "a" && p.Version != "" {
+				qs = append(qs, query{nvd.Ecosystem, c.Name(), p.Version})
+			}
+		}
+		if qs == nil {
+			return nil, "no CPE to match by"
+		}
+		return qs, ""
 	}
 	eco, ok := languageEcosystems[p.Type]
 	if !ok {

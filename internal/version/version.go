@@ -79,6 +79,8 @@ func For(ecosystem string) (Comparer, error) {
 		return Composer{}, nil
 	case "Wolfi", "Chainguard":
 		return APK{}, nil
+	case "NVD":
+		return Generic{}, nil
 	}
 	base, _, _ := strings.Cut(ecosystem, ":")
 	switch base {

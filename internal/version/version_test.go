@@ -24,6 +24,7 @@ var schemes = map[string]Comparer{
 	"rubygems": RubyGems{},
 	"nuget":    NuGet{},
 	"composer": Composer{},
+	"generic":  Generic{},
 }
 
 // caseFile is a parsed testdata file: chains of versions with the

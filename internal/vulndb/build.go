@@ -399,7 +399,17 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			newer(&newestRecord, c.Published)
 			st.Records++
 			b.content.row([]byte("nvd"), []byte(c.ID), data)
-			_, err = b.insNVD.ExecContext(ctx, c.ID, data)
+			if _, err = b.insNVD.ExecContext(ctx, c.ID, data); err != nil {
+				return err
+			}
+			// The vulnerable applications it names, as an advisory
+			// matched against programs found by their CPEs; the
+			// record itself was counted above.
+			if a, ok := c.CPEAdvisory(); ok {
+				a.Source = f.Source.Name
+				noteEcosystems(&a)
+				_, err = b.advisory(ctx, &a)
+			}
 			return err
 		})
 		feedDate = page.Timestamp

@@ -2,8 +2,10 @@
 // (https://services.nvd.nist.gov/rest/json/cves/2.0), one page at a time.
 // Vigil takes from NVD what distribution and ecosystem feeds often lack:
 // CVSS vectors (NVD's own and the CNAs'), CWE ids, descriptions and
-// references. CPE applicability statements ("configurations") are not
-// read: Vigil matches packages, not CPEs.
+// references; and from its CPE applicability statements
+// ("configurations"), which versions of which applications are
+// vulnerable, for the programs Vigil finds without a package manager
+// (Node.js, Python, OpenSSL, BusyBox…), which it matches by CPE.
 //
 // A page holds up to 2,000 CVEs and tens of MiB, so Parse streams the
 // "vulnerabilities" array and hands each CVE to a callback; memory is
@@ -58,6 +60,22 @@ type CVE struct {
 	// CISAExploitAdd is the day CISA added the CVE to its Known Exploited
 	// Vulnerabilities catalog, as NVD echoes it; zero when it is not there.
 	CISAExploitAdd time.Time
+	// Vulnerable are the configurations' CPE matches that NVD marks
+	// vulnerable, in record order, duplicates removed; the platforms a
+	// configuration only runs on (vulnerable false) and negated nodes are
+	// left out.
+	Vulnerable []CPEMatch
+}
+
+// CPEMatch is one vulnerable product of a CVE: a CPE 2.3 formatted
+// string, possibly with a wildcard version, and the version range the
+// wildcard is bounded by.
+type CPEMatch struct {
+	Criteria              string
+	VersionStartIncluding string
+	VersionStartExcluding string
+	VersionEndIncluding   string
+	VersionEndExcluding   string
 }
 
 // Metric is one CVSS score of a CVE.
@@ -345,6 +363,18 @@ type rawCVE struct {
 		Source string   `json:"source"`
 		Tags   []string `json:"tags"`
 	} `json:"references"`
+	Configurations []struct {
+		Negate bool      `json:"negate"`
+		Nodes  []rawNode `json:"nodes"`
+	} `json:"configurations"`
+}
+
+type rawNode struct {
+	Negate   bool `json:"negate"`
+	CPEMatch []struct {
+		Vulnerable bool `json:"vulnerable"`
+		CPEMatch
+	} `json:"cpeMatch"`
 }
 
 // parseCVE converts one element of the vulnerabilities array. Its error
@@ -415,6 +445,28 @@ func parseCVE(rc *rawCVE, errs *errList) (CVE, error) {
 	}
 	for _, r := range rc.References {
 		c.References = append(c.References, Reference{URL: r.URL, Source: r.Source, Tags: r.Tags})
+	}
+	seenMatch := map[CPEMatch]bool{}
+	for _, conf := range rc.Configurations {
+		if conf.Negate {
+			continue
+		}
+		for _, n := range conf.Nodes {
+			if n.Negate {
+				continue
+			}
+			for _, m := range n.CPEMatch {
+				if !m.Vulnerable || seenMatch[m.CPEMatch] {
+					continue
+				}
+				if _, err := ParseCPE(m.Criteria); err != nil {
+					errs.add(fmt.Errorf("nvd: %s: %w", c.ID, err))
+					continue
+				}
+				seenMatch[m.CPEMatch] = true
+				c.Vulnerable = append(c.Vulnerable, m.CPEMatch)
+			}
+		}
 	}
 	return c, nil
 }
