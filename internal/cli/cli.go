@@ -54,6 +54,7 @@ type app struct {
 	log    *slog.Logger
 	config string // --config
 	debug  bool
+	quiet  bool // -q: no progress, no warnings; the report only
 }
 
 // Main runs the vigil command line with args (without the program name)
@@ -104,6 +105,7 @@ func (a *app) root() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&a.config, "config", "", "configuration file (default $VIGIL_CONFIG, then ~/.config/vigil/config.yaml)")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print no progress, warnings or notices on standard error: the report, and errors, only")
 	root.PersistentFlags().String("cache-dir", "", "directory for the vulnerability database and layer cache (default: the user cache directory + /vigil)")
 	root.AddCommand(a.sbomCmd(), a.scanCmd(), a.dbCmd(), a.serveCmd(), a.workerCmd())
 	root.AddCommand(a.remoteCmds()...)
@@ -123,6 +125,11 @@ func (a *app) load(cmd *cobra.Command) error {
 	level := slog.LevelInfo
 	if a.debug {
 		level = slog.LevelDebug
+	}
+	if a.quiet {
+		level = slog.LevelError
+		// Progress is drawn only on a terminal.
+		a.env.IsTerminal = false
 	}
 	a.log = slog.New(slog.NewTextHandler(a.env.Err, &slog.HandlerOptions{Level: level}))
 	return nil

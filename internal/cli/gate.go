@@ -29,7 +29,7 @@ const (
 func (a *app) gateCmd() *cobra.Command {
 	var f remoteFlags
 	return remoteGroup("gate", "The deployment gate: approve or reject images for pipelines", &f,
-		a.gateWaitCmd(&f), a.gateCheckCmd(&f), a.gateDecisionsCmd(&f), a.gatePoliciesCmd(&f))
+		a.withOutput(a.gateWaitCmd(&f)), a.withOutput(a.gateCheckCmd(&f)), a.withOutput(a.gateDecisionsCmd(&f)), a.gatePoliciesCmd(&f))
 }
 
 func (a *app) gateWaitCmd(f *remoteFlags) *cobra.Command {

@@ -225,7 +225,7 @@ func (a *app) imagesCmd() *cobra.Command {
 	}
 	rescan.Flags().StringVar(&rsRepo, "repository", "", "only this repository (default: every image)")
 	rescan.Flags().StringVar(&rsDigest, "digest", "", "only this image of the repository")
-	return remoteGroup("images", "Images stored in a Vigil server", &f, list, rescan)
+	return remoteGroup("images", "Images stored in a Vigil server", &f, a.withOutput(list), rescan)
 }
 
 func (a *app) repositoriesCmd() *cobra.Command {
@@ -375,7 +375,7 @@ func (ff *filterFlags) criteria() (store.FilterCriteria, error) {
 func (a *app) findingsCmd() *cobra.Command {
 	var f remoteFlags
 	return remoteGroup("findings", "Findings of the images in a Vigil server", &f,
-		a.findingsListCmd(&f), a.findingsGetCmd(&f), a.findingsAggregateCmd(&f), a.findingsSuppressCmd(&f))
+		a.withOutput(a.findingsListCmd(&f)), a.withOutput(a.findingsGetCmd(&f)), a.withOutput(a.findingsAggregateCmd(&f)), a.findingsSuppressCmd(&f))
 }
 
 func (a *app) findingsListCmd(f *remoteFlags) *cobra.Command {
@@ -783,7 +783,7 @@ func (a *app) eventsCmd() *cobra.Command {
 	list.Flags().Int64Var(&after, "after", 0, "only events after this sequence number")
 	list.Flags().StringVar(&typ, "type", "", `only events of this detail-type ("Inspector2 Finding", "ECR Image Action", …)`)
 	list.Flags().IntVar(&limit, "limit", 1000, "show at most this many (0: all)")
-	return remoteGroup("events", "Events of a Vigil server", &f, list)
+	return remoteGroup("events", "Events of a Vigil server", &f, a.withOutput(list))
 }
 
 func (a *app) tokensCmd() *cobra.Command {

@@ -54,6 +54,7 @@ type scanFlags struct {
 	dbMaxAge       time.Duration
 	failOnStaleDB  bool
 	allowPartial   bool
+	exitCode       int
 	baseline       baselineFlags
 	client         clientFlags
 }
@@ -82,7 +83,7 @@ func (a *app) scanCmd() *cobra.Command {
 			"the data of a feed the scan relied on (its ecosystems' feeds, EPSS, KEV, NVD) is older than\n" +
 			"--db-max-age; the error names the feed; 6 when a threshold is given, none is crossed, but\n" +
 			"the image is not fully covered (see Coverage in the report) and --allow-partial-coverage\n" +
-			"is not set.",
+			"is not set.\n\n" + exitCodeHelp,
 		Example: "  vigil scan oci:./images/app:latest\n" +
 			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
 			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
@@ -113,6 +114,7 @@ func (a *app) scanCmd() *cobra.Command {
 	fl.String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
 	f.baseline.register(fl)
 	fl.StringVar(&f.dbRepository, "db-repository", "", "first pull the database from this registry reference (e.g. HOST/vigil/db:latest; see `vigil db pull`)")
+	registerExitCode(fl, &f.exitCode)
 	return cmd
 }
 
@@ -121,6 +123,9 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	write, ok := reportFormats[f.format]
 	if !ok {
 		return usageError{fmt.Errorf("unknown --format %q: use table, json, inspector, inspector-coverage, sarif, cyclonedx or openvex", f.format)}
+	}
+	if err := checkExitCodeFlag(f.exitCode); err != nil {
+		return err
 	}
 	filter := scan.Filter{IgnoreUnfixed: f.ignoreUnfixed, ReachableOnly: f.reachableOnly, Now: time.Now()}
 	for _, s := range f.severities {
@@ -189,7 +194,10 @@ func (a *app) runScan(cmd *cobra.Command, ref string, f *scanFlags) error {
 	if v := th.Violations(f.baseline.counted(rep.Findings)); len(v) > 0 {
 		return withCode(ExitVulnerable, errors.New(strings.Join(v, "; ")))
 	}
-	if th.Set() && !rep.Coverage.Full && !f.allowPartial {
+	if err := exitCodeViolation(f.exitCode, filter.Severities, f.baseline.counted(rep.Findings)); err != nil {
+		return err
+	}
+	if (th.Set() || f.exitCode != 0) && !rep.Coverage.Full && !f.allowPartial {
 		return withCode(ExitPartialCoverage, fmt.Errorf("coverage is partial (%s): %s; what was not assessed may be vulnerable (--allow-partial-coverage to pass it)",
 			rep.Coverage.Reason, rep.Coverage.Summary(0)))
 	}
