@@ -25,6 +25,9 @@ type Env struct {
 	// IsTerminal reports whether Err is a terminal (progress is shown
 	// only then).
 	IsTerminal bool
+	// OutIsTerminal reports whether Out is a terminal (where a command's
+	// default format is for a person rather than a program).
+	OutIsTerminal bool
 }
 
 // Exit codes. 0 is success; commands document their own non-zero codes

@@ -34,9 +34,12 @@ func (a *app) sbomCmd() *cobra.Command {
 			"  vigil sbom registry.local:5000/team/app:1.4 --insecure --format spdx --output app.spdx.json",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("format") && output == "" && a.env.OutIsTerminal {
+				format = "table"
+			}
 			encode, ok := sbomFormats[format]
 			if !ok {
-				return usageError{fmt.Errorf("unknown --format %q: use cyclonedx, spdx or json", format)}
+				return usageError{fmt.Errorf("unknown --format %q: use table, cyclonedx, spdx or json", format)}
 			}
 			img, res, err := a.analyzeSource(cmd.Context(), cmd, args[0], &src)
 			if err != nil {
@@ -49,13 +52,14 @@ func (a *app) sbomCmd() *cobra.Command {
 		},
 	}
 	src.register(cmd.Flags())
-	cmd.Flags().StringVarP(&format, "format", "f", "json", "output format: cyclonedx (1.6 JSON), spdx (2.3 JSON) or json (Vigil's own)")
+	cmd.Flags().StringVarP(&format, "format", "f", "json", "output format: table, cyclonedx (1.6 JSON), spdx (2.3 JSON) or json (Vigil's own); table when standard output is a terminal and no --output is given, else json")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	return cmd
 }
 
 var sbomFormats = map[string]func(io.Writer, *image.Image, *analyze.Result) error{
-	"json": encodeInventoryJSON,
+	"json":  encodeInventoryJSON,
+	"table": encodeInventoryTable,
 	"cyclonedx": func(w io.Writer, img *image.Image, res *analyze.Result) error {
 		return sbom.EncodeCycloneDX(w, subject(img), &res.Inventory, tool(), time.Now().UTC())
 	},
