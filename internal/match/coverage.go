@@ -69,8 +69,8 @@ func Cover(ctx context.Context, h Holdings, inv *inventory.Inventory) ([]coverag
 	}
 	for _, k := range order {
 		s := coverage.Scope{Name: k.name, Ecosystem: k.ecosystem, OS: k.os, Packages: counts[k]}
-		if d := inv.Distro; k.os && d != nil && d.ID == "rhel" {
-			if e, ok := redHatHeld(d, has); ok {
+		if d := inv.Distro; k.os {
+			if e, ok := streamHeld(d, has); ok {
 				k.ecosystem = e
 			}
 		}

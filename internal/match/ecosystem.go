@@ -24,8 +24,8 @@ func queries(p *inventory.Package, d *inventory.Distro) ([]query, string) {
 		if !ok {
 			return nil, "distribution " + d.String() + " is not supported for " + string(p.Type) + " packages"
 		}
-		if d.ID == "rhel" {
-			return redHatQueries(p, d), ""
+		if ecos := streamEcosystems(d); ecos != nil && p.Type == inventory.RPM {
+			return streamQueries(p, ecos), ""
 		}
 		switch p.Type {
 		case inventory.Deb:
@@ -142,6 +142,14 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 			return "", false
 		}
 		return vuln.RedHatEcosystemPrefix + "enterprise_linux:" + major, t == inventory.RPM
+	case "sles", "opensuse-leap", "opensuse-tumbleweed":
+		// SUSE's products (see suseEcosystems); the first stands for
+		// them.
+		ecos := suseEcosystems(d)
+		if ecos == nil {
+			return "", false
+		}
+		return ecos[0], t == inventory.RPM
 	case "wolfi":
 		return "Wolfi", t == inventory.APK
 	case "chainguard":

@@ -39,13 +39,30 @@ func redHatEcosystems(d *inventory.Distro) []string {
 	return out
 }
 
-// redHatQueries are the lookups of one RPM of a Red Hat image in each of
-// the image's streams: by its binary name, as Red Hat lists every fixed
+// streamEcosystems are the ecosystems of the product streams an image's
+// OS packages belong to, for distributions whose vendor files advisories
+// by stream (Red Hat, SUSE); nil for the others, which have one ecosystem
+// per release.
+func streamEcosystems(d *inventory.Distro) []string {
+	if d == nil {
+		return nil
+	}
+	switch d.ID {
+	case "rhel":
+		return redHatEcosystems(d)
+	case "sles", "opensuse-leap", "opensuse-tumbleweed":
+		return suseEcosystems(d)
+	}
+	return nil
+}
+
+// streamQueries are the lookups of one RPM of such an image in each of
+// its streams: by its binary name, as Red Hat and SUSE list every fixed
 // binary RPM, and by its source package's, as Red Hat names a component
 // known to be affected.
-func redHatQueries(p *inventory.Package, d *inventory.Distro) []query {
+func streamQueries(p *inventory.Package, ecosystems []string) []query {
 	var qs []query
-	for _, eco := range redHatEcosystems(d) {
+	for _, eco := range ecosystems {
 		qs = append(qs, query{eco, p.Name, p.Version})
 		if s := p.Source; s != nil && s.Name != "" && s.Name != p.Name {
 			qs = append(qs, query{eco, s.Name, p.Version})
@@ -54,11 +71,11 @@ func redHatQueries(p *inventory.Package, d *inventory.Distro) []query {
 	return qs
 }
 
-// redHatHeld finds, among the ecosystems the database holds, one of the
-// image's streams: a RHEL image is covered when Red Hat's data for any of
+// streamHeld finds, among the ecosystems the database holds, one of the
+// image's streams: the image is covered when its vendor's data for any of
 // them is there.
-func redHatHeld(d *inventory.Distro, has map[string]bool) (string, bool) {
-	for _, e := range redHatEcosystems(d) {
+func streamHeld(d *inventory.Distro, has map[string]bool) (string, bool) {
+	for _, e := range streamEcosystems(d) {
 		if has[e] {
 			return e, true
 		}

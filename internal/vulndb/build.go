@@ -422,7 +422,7 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			a.Source = f.Source.Name
 			return add(a)
 		})
-	case KindRedHatVEX:
+	case KindRedHatVEX, KindSUSEVEX:
 		var arch csaf.Archive
 		arch, errs, err = csaf.ReadArchive(bufio.NewReader(file), func(a *vuln.Advisory) error {
 			a.Source = f.Source.Name

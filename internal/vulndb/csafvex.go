@@ -3,6 +3,7 @@ package vulndb
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,8 +16,11 @@ import (
 	"github.com/vigilsec/vigil/internal/vulndb/csaf"
 )
 
-// redHatVEXName is the feed of Red Hat's CSAF VEX documents.
-const redHatVEXName = "redhat/vex"
+// The feeds of Red Hat's and SUSE's CSAF VEX documents.
+const (
+	redHatVEXName = "redhat/vex"
+	suseVEXName   = "suse/vex"
+)
 
 // fetchRedHatVEX follows Red Hat's VEX directory as its own tooling does:
 // archive_latest.txt names the newest dated archive of every document
@@ -53,22 +57,35 @@ func (d *Dir) fetchRedHatVEX(ctx context.Context, src Source, opts UpdateOptions
 	return d.fetch(ctx, archive, opts)
 }
 
-// isRedHatVEXArchive recognises a (compressed) tar whose first document
-// is CSAF.
-func isRedHatVEXArchive(p string, head []byte) bool {
+// vexArchiveSource recognises a (compressed) tar whose first document is
+// CSAF, and names its feed by the document's vendor.
+func vexArchiveSource(p string, head []byte) (Source, bool) {
 	if len(head) < 4 {
-		return false
+		return Source{}, false
 	}
 	zstdMagic := head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd
-	if !zstdMagic && !strings.HasSuffix(p, ".tar") && !strings.HasSuffix(p, ".tar.gz") {
-		return false
+	bzip2Magic := bytes.HasPrefix(head, []byte("BZh"))
+	if !zstdMagic && !bzip2Magic && !strings.HasSuffix(p, ".tar") && !strings.HasSuffix(p, ".tar.gz") {
+		return Source{}, false
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return false
+		return Source{}, false
 	}
 	defer f.Close()
-	return csaf.IsArchive(f)
+	vendor, ok := csaf.ArchiveVendor(f)
+	if !ok {
+		return Source{}, false
+	}
+	return vexSource(vendor), true
+}
+
+// vexSource is the feed of a vendor's VEX documents.
+func vexSource(vendor string) Source {
+	if vendor == csaf.SUSE {
+		return Source{Name: suseVEXName, Kind: KindSUSEVEX}
+	}
+	return Source{Name: redHatVEXName, Kind: KindRedHatVEX}
 }
 
 // tarFiles writes the files as one tar, the form Red Hat's archive takes,
@@ -100,14 +117,18 @@ func tarFiles(w io.Writer, files []string) error {
 	return tw.Close()
 }
 
-// isCSAFFile reports whether a JSON file is a CSAF document.
-func isCSAFFile(p string) bool {
+// csafVendor says whose CSAF document a JSON file is, or "" when it is
+// none.
+func csafVendor(p string) string {
 	f, err := os.Open(p)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
-	head := make([]byte, 2048)
+	head := make([]byte, 64<<10)
 	n, _ := io.ReadFull(f, head)
-	return csaf.IsDocument(head[:n])
+	if !csaf.IsDocument(head[:min(n, 2048)]) {
+		return ""
+	}
+	return csaf.Vendor(head[:n])
 }

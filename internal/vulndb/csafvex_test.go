@@ -1,14 +1,19 @@
 package vulndb
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/testenv"
 )
 
 func redHatVEXSource(t *testing.T, d *Dir) SourceStatus {
@@ -88,8 +93,16 @@ func TestUpdateRedHatVEX(t *testing.T) {
 	if len(rep.Unchanged) != 1 || gets.Load() != 1 {
 		t.Errorf("second update: unchanged %v, %d downloads", rep.Unchanged, gets.Load())
 	}
-	if DefaultUpstream().RedHatVEX == "" {
-		t.Error("Red Hat's VEX is not in the default update set")
+	def := DefaultUpstream()
+	if def.RedHatVEX == "" || def.SUSEVEX == "" {
+		t.Error("Red Hat's or SUSE's VEX is not in the default update set")
+	}
+	kinds := map[Kind]bool{}
+	for _, s := range def.Sources() {
+		kinds[s.Kind] = true
+	}
+	if !kinds[KindRedHatVEX] || !kinds[KindSUSEVEX] {
+		t.Errorf("default sources lack a VEX feed: %v", kinds)
 	}
 }
 
@@ -108,5 +121,55 @@ func TestImportRedHatVEXArchive(t *testing.T) {
 	}
 	if s := redHatVEXSource(t, d); s.Kind != KindRedHatVEX || s.Errors != 0 {
 		t.Errorf("source %+v", s)
+	}
+}
+
+// TestImportSUSEVEXArchive imports SUSE's form of the archive, a tar
+// compressed with bzip2 (made here from the real SUSE document with tar
+// and bzip2 themselves), as the feed suse/vex.
+func TestImportSUSEVEXArchive(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "csaf-vex")
+	copyFile(t, "csaf/testdata/suse-cve-2004-2771.json", filepath.Join(docs, "cve-2004-2771.json"))
+	archive := filepath.Join(dir, "csaf-vex.tar.bz2")
+	var out bytes.Buffer
+	tarCmd := exec.Command(testenv.Tool(t, "tar"), "-c", "-C", dir, "-f", "-", "csaf-vex")
+	bz := exec.Command(testenv.Tool(t, "bzip2"), "-c")
+	pipe, err := tarCmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bz.Stdin, bz.Stdout = pipe, &out
+	if err := tarCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bz.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tarCmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(archive, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDir(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.Import(context.Background(), []string{archive}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported["suse/vex"] != archive {
+		t.Fatalf("imported %v", rep.Imported)
+	}
+	db, err := Open(context.Background(), d.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	advs, err := db.Affecting(context.Background(), "SUSE:Linux Enterprise Server 15 SP2", "mailx")
+	if err != nil || len(advs) != 1 || advs[0].ID != "SUSE-CVE-2004-2771" || advs[0].Source != "suse/vex" {
+		t.Errorf("%v %+v", err, advs)
 	}
 }

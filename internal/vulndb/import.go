@@ -44,9 +44,10 @@ type ImportReport struct {
 //   - yum/dnf updateinfo.xml, gzipped or not, in a directory naming its
 //     release: amazon/2/updateinfo.xml.gz, amazon/2023/updateinfo.xml,
 //     amazon/2/kernel-5.10/updateinfo.xml.gz;
-//   - Red Hat's CSAF VEX archive (csaf_vex_YYYY-MM-DD.tar.zst), or VEX
-//     documents (cve-YYYY-NNNN.json) anywhere under a directory: all of
-//     them make the one feed redhat/vex.
+//   - Red Hat's CSAF VEX archive (csaf_vex_YYYY-MM-DD.tar.zst) and
+//     SUSE's (csaf-vex.tar.bz2), or VEX documents (cve-YYYY-NNNN.json)
+//     anywhere under a directory: each vendor's make one feed,
+//     redhat/vex or suse/vex.
 //
 // Feeds already present that are not among the imported ones stay. As with
 // Update, nothing changes unless every file is read and the database built.
@@ -191,8 +192,8 @@ func classifyPath(p string) ([]candidate, error) {
 		return nil, fmt.Errorf("vulndb: import: %w", err)
 	}
 	if !info.IsDir() {
-		if strings.HasSuffix(p, ".json") && isCSAFFile(p) {
-			return []candidate{{source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}, path: p, csafFiles: []string{p}}}, nil
+		if v := csafVendor(p); strings.HasSuffix(p, ".json") && v != "" {
+			return []candidate{{source: vexSource(v), path: p, csafFiles: []string{p}}}, nil
 		}
 		c, ok, err := classifyFile(p)
 		if err != nil {
@@ -205,7 +206,7 @@ func classifyPath(p string) ([]candidate, error) {
 	}
 	var out []candidate
 	osvDirs := map[string]bool{}
-	var csafFiles []string
+	csafFiles := map[string][]string{} // vendor → documents
 	err = filepath.WalkDir(p, func(fp string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -213,9 +214,11 @@ func classifyPath(p string) ([]candidate, error) {
 		if e.IsDir() || !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
 			return nil
 		}
-		if strings.HasSuffix(fp, ".json") && isCSAFFile(fp) {
-			csafFiles = append(csafFiles, fp)
-			return nil
+		if strings.HasSuffix(fp, ".json") {
+			if v := csafVendor(fp); v != "" {
+				csafFiles[v] = append(csafFiles[v], fp)
+				return nil
+			}
 		}
 		if strings.HasSuffix(fp, ".json") && isOSVRecord(fp) {
 			osvDirs[filepath.Dir(fp)] = true
@@ -240,8 +243,8 @@ func classifyPath(p string) ([]candidate, error) {
 		}
 		out = append(out, candidate{source: Source{Name: "osv/" + eco, Kind: KindOSV}, path: dir, osvDir: true})
 	}
-	if csafFiles != nil {
-		out = append(out, candidate{source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}, path: p, csafFiles: csafFiles})
+	for v, files := range csafFiles {
+		out = append(out, candidate{source: vexSource(v), path: p, csafFiles: files})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].source.Name < out[j].source.Name })
 	return out, nil
@@ -259,8 +262,8 @@ func classifyFile(p string) (candidate, bool, error) {
 	if c, ok, err := classifyUpdateInfo(p, head); ok || err != nil {
 		return c, ok, err
 	}
-	if isRedHatVEXArchive(p, head) {
-		return candidate{path: p, source: Source{Name: redHatVEXName, Kind: KindRedHatVEX}}, true, nil
+	if src, ok := vexArchiveSource(p, head); ok {
+		return candidate{path: p, source: src}, true, nil
 	}
 	c := candidate{path: p}
 	switch {

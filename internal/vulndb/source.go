@@ -33,13 +33,16 @@ const (
 	// archive Red Hat publishes (csaf_vex_YYYY-MM-DD.tar.zst); its URL
 	// is the VEX directory, whose archive_latest.txt names the archive.
 	KindRedHatVEX Kind = "redhat-csaf-vex"
+	// KindSUSEVEX is SUSE's CSAF VEX documents, as the tar SUSE
+	// publishes (csaf-vex.tar.bz2).
+	KindSUSEVEX Kind = "suse-csaf-vex"
 )
 
 // priority orders kinds when two feeds publish a record with the same id:
 // a distribution's own tracker is preferred over a copy of it.
 var priority = map[Kind]int{
 	KindDebianTracker: 0, KindDSA: 1, KindDLA: 2, KindAlpine: 3, KindOSV: 4,
-	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9,
+	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9, KindSUSEVEX: 10,
 }
 
 // Source is one feed: where update downloads it and what format it is in.
@@ -77,6 +80,8 @@ type Upstream struct {
 	UpdateInfo []UpdateInfoRepo `yaml:"updateInfo"`
 	// RedHatVEX is Red Hat's CSAF VEX directory (RHEL and UBI).
 	RedHatVEX string `yaml:"redhatVEX"`
+	// SUSEVEX is SUSE's archive of CSAF VEX documents (SLES, openSUSE).
+	SUSEVEX string `yaml:"suseVEX"`
 }
 
 // UpdateInfoRepo is one repository publishing updateinfo.xml.
@@ -101,7 +106,7 @@ func DefaultUpstream() Upstream {
 		// Debian and Alpine come from their own trackers below, so
 		// their OSV copies are not fetched by default.
 		OSVEcosystems: []string{"Go", "npm", "PyPI", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
-			"AlmaLinux", "Rocky Linux", "Ubuntu", "Wolfi", "Chainguard", "SUSE", "openSUSE"},
+			"AlmaLinux", "Rocky Linux", "Ubuntu", "Wolfi", "Chainguard"},
 		Alpine:         "https://secdb.alpinelinux.org",
 		AlpineBranches: branches,
 		DebianTracker:  "https://security-tracker.debian.org/tracker/data/json",
@@ -117,6 +122,7 @@ func DefaultUpstream() Upstream {
 			{Name: "amazon/2023", MirrorList: "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list"},
 		},
 		RedHatVEX: "https://security.access.redhat.com/data/csaf/v2/vex",
+		SUSEVEX:   "https://ftp.suse.com/pub/projects/security/csaf-vex.tar.bz2",
 	}
 }
 
@@ -158,6 +164,9 @@ func (u Upstream) Sources() []Source {
 	}
 	if u.RedHatVEX != "" {
 		out = append(out, Source{Name: redHatVEXName, Kind: KindRedHatVEX, URL: u.RedHatVEX})
+	}
+	if u.SUSEVEX != "" {
+		out = append(out, Source{Name: suseVEXName, Kind: KindSUSEVEX, URL: u.SUSEVEX})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
-// Package csaf reads Red Hat's CSAF VEX documents — one per CVE, as
-// Red Hat publishes them under /data/csaf/v2/vex/ and in the dated
-// csaf_vex_YYYY-MM-DD.tar.zst archive — into Vigil's advisory model.
+// Package csaf reads the CSAF VEX documents of Red Hat and SUSE — one
+// per CVE, as Red Hat publishes them under /data/csaf/v2/vex/ and in the
+// dated csaf_vex_YYYY-MM-DD.tar.zst archive, and SUSE in csaf-vex.tar.bz2
+// — into Vigil's advisory model.
 //
 // A VEX document says, for every product stream Red Hat ships (a CPE such
 // as cpe:/a:redhat:enterprise_linux:9::appstream or
@@ -12,6 +13,11 @@
 // ever compared with what Red Hat says of the stream it came from. Known
 // not-affected entries add nothing: absence is what not affected means.
 //
+// SUSE names its products rather than their CPEs: "SUSE Linux Enterprise
+// Server 15 SP5" is the ecosystem "SUSE:Linux Enterprise Server 15 SP5" and
+// "openSUSE Leap 15.5" is "openSUSE:Leap 15.5", as osv.dev names SUSE's
+// ecosystems, and SUSE lists fixed versions as "recommended".
+//
 // It does no I/O of its own beyond the reader it is given.
 package csaf
 
@@ -19,6 +25,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -42,11 +49,31 @@ const MaxDocument = 256 << 20
 // maxArchive bounds the uncompressed bytes read from one archive.
 const maxArchive = 64 << 30
 
-// IDPrefix starts the id of every advisory read from a VEX document: the
-// document is Red Hat's statement about one CVE, not the CVE itself, so
-// it gets an id of its own ("REDHAT-CVE-2023-38545") and names the CVE as
-// its upstream, as distributions' per-CVE records do.
+// IDPrefix starts the id of every advisory read from a Red Hat VEX
+// document: the document is Red Hat's statement about one CVE, not the
+// CVE itself, so it gets an id of its own ("REDHAT-CVE-2023-38545") and
+// names the CVE as its upstream, as distributions' per-CVE records do.
+// SUSE's are "SUSE-CVE-…".
 const IDPrefix = "REDHAT-"
+
+// SUSEIDPrefix starts the id of every advisory read from a SUSE VEX
+// document.
+const SUSEIDPrefix = "SUSE-"
+
+// Vendors, as Vendor names them.
+const (
+	RedHat = "redhat"
+	SUSE   = "suse"
+)
+
+// Vendor says whose document starts with head: SUSE's publisher
+// namespace is https://www.suse.com/, Red Hat's https://www.redhat.com.
+func Vendor(head []byte) string {
+	if bytes.Contains(head, []byte(`"https://www.suse.com/"`)) || bytes.Contains(head, []byte(`"pkg:rpm/suse/`)) {
+		return SUSE
+	}
+	return RedHat
+}
 
 // RecordError is a document that could not be read: it was skipped and
 // the others read.
@@ -61,7 +88,10 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // document is the part of a CSAF 2.0 document Vigil reads.
 type document struct {
 	Document struct {
-		Category string `json:"category"`
+		Category  string `json:"category"`
+		Publisher struct {
+			Namespace string `json:"namespace"`
+		} `json:"publisher"`
 		Tracking struct {
 			ID                 string `json:"id"`
 			InitialReleaseDate string `json:"initial_release_date"`
@@ -85,6 +115,7 @@ type document struct {
 		ReleaseDate   string `json:"release_date"`
 		ProductStatus struct {
 			Fixed            []string `json:"fixed"`
+			Recommended      []string `json:"recommended"`
 			KnownAffected    []string `json:"known_affected"`
 			KnownNotAffected []string `json:"known_not_affected"`
 		} `json:"product_status"`
@@ -159,6 +190,7 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 	if doc.Document.Category == "" || len(doc.Vulnerabilities) == 0 && doc.Document.Tracking.ID == "" {
 		return time.Time{}, errors.New("not a CSAF document")
 	}
+	suse := strings.Contains(doc.Document.Publisher.Namespace, "suse.com")
 	streams := map[string]string{} // product id → ecosystem
 	rpms := map[string]rpm{}
 	var walk func([]branch)
@@ -168,7 +200,11 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 			if p := b.Product; p != nil && p.ProductID != "" {
 				switch b.Category {
 				case "product_name":
-					if eco := vuln.RedHatEcosystem(p.Helper.CPE); eco != "" {
+					eco := vuln.RedHatEcosystem(p.Helper.CPE)
+					if suse {
+						eco = suseEcosystem(p.ProductID, p.Helper.CPE)
+					}
+					if eco != "" {
 						streams[p.ProductID] = eco
 					}
 				case "product_version":
@@ -232,7 +268,7 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 		type key struct{ eco, name string }
 		fixed := map[key][]string{}
 		unfixed := map[key]vuln.Status{}
-		for _, id := range v.ProductStatus.Fixed {
+		for _, id := range append(v.ProductStatus.Fixed, v.ProductStatus.Recommended...) {
 			c, ok := components[id]
 			if !ok || c.rpm.evr == "" {
 				continue
@@ -256,8 +292,12 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 				unfixed[k] = st
 			}
 		}
+		prefix, purlBase, page := IDPrefix, "pkg:rpm/redhat/", "https://access.redhat.com/security/cve/"+strings.ToLower(v.CVE)
+		if suse {
+			prefix, purlBase, page = SUSEIDPrefix, "pkg:rpm/suse/", "https://www.suse.com/security/cve/"+v.CVE
+		}
 		a := &vuln.Advisory{
-			ID:        IDPrefix + v.CVE,
+			ID:        prefix + v.CVE,
 			Upstream:  []string{v.CVE},
 			Modified:  modified,
 			Published: published,
@@ -285,10 +325,9 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 		}
 		sort.Strings(related)
 		a.Related = compact(related)
-		a.References = append(a.References, vuln.Reference{Type: "ADVISORY",
-			URL: "https://access.redhat.com/security/cve/" + strings.ToLower(v.CVE)})
+		a.References = append(a.References, vuln.Reference{Type: "ADVISORY", URL: page})
 		for _, ref := range v.References {
-			if ref.URL != "" && ref.Category != "self" {
+			if ref.URL != "" && ref.URL != page && ref.Category != "self" {
 				a.References = append(a.References, vuln.Reference{Type: "WEB", URL: ref.URL})
 			}
 		}
@@ -308,7 +347,7 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 			return keys[i].name < keys[j].name
 		})
 		for _, k := range keys {
-			af := vuln.Affected{Package: vuln.Package{Ecosystem: k.eco, Name: k.name, PURL: "pkg:rpm/redhat/" + k.name}}
+			af := vuln.Affected{Package: vuln.Package{Ecosystem: k.eco, Name: k.name, PURL: purlBase + k.name}}
 			if evrs := fixed[k]; len(evrs) > 0 {
 				// A stream can carry more than one fix: an EUS
 				// minor release and the mainline share a CPE in
@@ -337,11 +376,13 @@ func parse(r io.Reader, fn func(*vuln.Advisory) error) (time.Time, error) {
 }
 
 // rpmOf reads a product_version's purl: pkg:rpm/redhat/NAME[@VERSION-RELEASE]
-// with arch and epoch qualifiers.
+// with arch and epoch qualifiers, or SUSE's pkg:rpm/suse/NAME@[VERSION-RELEASE].
 func rpmOf(purl string) (rpm, bool) {
 	rest, ok := strings.CutPrefix(purl, "pkg:rpm/redhat/")
 	if !ok {
-		return rpm{}, false
+		if rest, ok = strings.CutPrefix(purl, "pkg:rpm/suse/"); !ok {
+			return rpm{}, false
+		}
 	}
 	rest, query, _ := strings.Cut(rest, "?")
 	name, version, _ := strings.Cut(rest, "@")
@@ -369,6 +410,23 @@ func rpmOf(purl string) (rpm, bool) {
 // or image reference ("openshift3/metrics-cassandra" is an image).
 func isComponentName(s string) bool {
 	return s != "" && !strings.ContainsAny(s, "/@: ")
+}
+
+// suseEcosystem names a SUSE product's ecosystem as osv.dev does: the
+// product name with its vendor as the ecosystem's first part. Products
+// whose CPE is not SUSE's or openSUSE's are left out.
+func suseEcosystem(product, cpe string) string {
+	switch {
+	case strings.HasPrefix(cpe, "cpe:/o:suse:") || strings.HasPrefix(cpe, "cpe:/a:suse:"):
+		if rest, ok := strings.CutPrefix(product, "SUSE "); ok && rest != "" {
+			return "SUSE:" + rest
+		}
+	case strings.HasPrefix(cpe, "cpe:/o:opensuse:") || strings.HasPrefix(cpe, "cpe:/a:opensuse:"):
+		if rest, ok := strings.CutPrefix(product, "openSUSE "); ok && rest != "" {
+			return "openSUSE:" + rest
+		}
+	}
+	return ""
 }
 
 var erratumRE = regexp.MustCompile(`(RH[SBE]A-\d{4}:\d+)`)
@@ -422,6 +480,9 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 			return nil, nil, fmt.Errorf("csaf: gzip: %w", err)
 		}
 		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(head, []byte("BZh")):
+		// SUSE's csaf-vex.tar.bz2.
+		return bzip2.NewReader(br), func() {}, nil
 	}
 	return br, func() {}, nil
 }
@@ -429,25 +490,35 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 // IsArchive reports whether r is a tar, compressed or not, whose first
 // JSON entry is a CSAF document.
 func IsArchive(r io.Reader) bool {
+	_, ok := ArchiveVendor(r)
+	return ok
+}
+
+// ArchiveVendor is IsArchive that also says whose documents the archive
+// holds (see Vendor).
+func ArchiveVendor(r io.Reader) (string, bool) {
 	in, done, err := decompress(r)
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer done()
 	tr := tar.NewReader(in)
 	for range 64 {
 		hdr, err := tr.Next()
 		if err != nil {
-			return false
+			return "", false
 		}
 		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(hdr.Name, ".json") {
 			continue
 		}
-		head := make([]byte, 2048)
+		head := make([]byte, 64<<10)
 		n, _ := io.ReadFull(tr, head)
-		return IsDocument(head[:n])
+		if !IsDocument(head[:min(n, 2048)]) {
+			return "", false
+		}
+		return Vendor(head[:n]), true
 	}
-	return false
+	return "", false
 }
 
 // Archive is what ReadArchive says of an archive as a whole.

@@ -161,3 +161,32 @@ func FuzzParse(f *testing.F) {
 		})
 	})
 }
+
+// TestParseSUSE reads SUSE's VEX document of CVE-2004-2771: fixed versions
+// are listed as "recommended", products are named, not CPE-keyed.
+func TestParseSUSE(t *testing.T) {
+	b, err := os.ReadFile("testdata/suse-cve-2004-2771.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Vendor(b) != SUSE {
+		t.Fatal("not recognised as SUSE's")
+	}
+	a := parseFile(t, "suse-cve-2004-2771.json")[0]
+	if a.ID != "SUSE-CVE-2004-2771" || a.VendorSeverity != "important" || a.References[0].URL != "https://www.suse.com/security/cve/CVE-2004-2771" {
+		t.Errorf("%s %q %v", a.ID, a.VendorSeverity, a.References)
+	}
+	for eco, want := range map[string]string{
+		"SUSE:Linux Enterprise Server 15 SP2": "12.5-1.87",
+		"SUSE:Linux Enterprise Server 15 SP5": "12.5-3.3.1",
+		"SUSE:Linux Enterprise Server 15 SP7": "12.5-150600.16.3",
+	} {
+		af := affectedOf(a, eco, "mailx")
+		if af == nil || fmt.Sprint(fixes(af)) != "["+want+"]" || af.Package.PURL != "pkg:rpm/suse/mailx" {
+			t.Errorf("%s: %+v, want fixed in %s", eco, af, want)
+		}
+	}
+	if b, _ := os.ReadFile("testdata/cve-2023-38545.json"); Vendor(b) != RedHat {
+		t.Error("Red Hat's document taken for SUSE's")
+	}
+}
