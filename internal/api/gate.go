@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/gate"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/vulndb"
 )
 
 func (h *handler) gate() (*gate.Gate, error) {
@@ -260,9 +261,12 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := query(r, []string{"image", "platform"})
+	q := query(r, []string{"image", "platform", "stage", "dbVersion"})
 	if q.err != nil {
 		return q.err
+	}
+	if v := q.get("dbVersion"); v != "" && !vulndb.ValidVersion(v) {
+		return badRequest("dbVersion %q is not a database version (as `vigil db status` shows them: 20261204T183257Z-3f2a9c1b7e4d)", v)
 	}
 	ref, err := gate.ParseReference(q.get("image"))
 	if err != nil {
@@ -280,7 +284,10 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 		}
 		digest = im.Digest
 	}
-	j, err := g.JudgePlatform(ctx, ref.Repository, digest, q.get("platform"))
+	j, err := g.JudgeWith(ctx, ref.Repository, digest, gate.JudgeOptions{Platform: q.get("platform"), Stage: q.get("stage"), DBVersion: q.get("dbVersion")})
+	if errors.Is(err, gate.ErrDBVersion) {
+		return errorf(http.StatusNotFound, "%s", trimPrefix(err.Error(), "gate: "))
+	}
 	if err != nil {
 		return err
 	}
@@ -288,7 +295,8 @@ func (h *handler) gateCheck(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "image %s@%s not found", ref.Repository, digest)
 	}
 	resp := gate.Check{Repository: ref.Repository, Digest: digest, Ready: j.Ready, Decision: j.Decision,
-		Policy: j.Policy.Name, Reason: j.Reason, Findings: j.Findings, Counts: j.Counts}
+		Policy: j.Policy.Name, Reason: j.Reason, Findings: j.Findings, Counts: j.Counts,
+		DBVersion: j.DBVersion, BaselineDigest: j.BaselineDigest}
 	if j.Image != nil {
 		resp.ScanStatus = j.Image.ScanStatus
 	} else {

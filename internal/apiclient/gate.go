@@ -139,3 +139,16 @@ func (c *Client) GateCheck(ctx context.Context, image string) (*gate.Check, erro
 func (c *Client) GateCheckPlatform(ctx context.Context, image, platform string) (*gate.Check, error) {
 	return call[gate.Check](ctx, c, "GET", "/gate/check"+query("image", image, "platform", platform), nil)
 }
+
+// CheckOptions narrow or pin a gate check.
+type CheckOptions struct {
+	// Platform judges only an index's image for it; Stage is the stage
+	// newFindingsOnly compares with; DBVersion re-matches the image's
+	// inventory against that kept database version.
+	Platform, Stage, DBVersion string
+}
+
+// GateCheckWith judges an image with options.
+func (c *Client) GateCheckWith(ctx context.Context, image string, o CheckOptions) (*gate.Check, error) {
+	return call[gate.Check](ctx, c, "GET", "/gate/check"+query("image", image, "platform", o.Platform, "stage", o.Stage, "dbVersion", o.DBVersion), nil)
+}

@@ -181,20 +181,23 @@ func printGateFindings(t *table, fs []store.GateFinding) {
 }
 
 func (a *app) gateCheckCmd(f *remoteFlags) *cobra.Command {
-	var platform string
+	var o apiclient.CheckOptions
 	cmd := &cobra.Command{
 		Use:   "check IMAGE",
 		Short: "Judge an image now from its stored findings (for admission control)",
 		Long: "Judge IMAGE at once by its repository's policy, from its stored findings; nothing is\n" +
 			"stored. An image not scanned yet is rejected; an index is judged by every image it holds,\n" +
-			"or with --platform by its image for that platform. Exit status: 0 Approved, 3 Rejected.",
+			"or with --platform by its image for that platform. --stage names the stage a policy's\n" +
+			"newFindingsOnly compares with (the last image approved for it); --db-version V matches the\n" +
+			"image's stored inventory again against that kept database version, to reproduce a\n" +
+			"decision made with it. Exit status: 0 Approved, 3 Rejected.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client(f)
 			if err != nil {
 				return err
 			}
-			res, err := c.GateCheckPlatform(cmd.Context(), args[0], platform)
+			res, err := c.GateCheckWith(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
 			}
@@ -204,6 +207,12 @@ func (a *app) gateCheckCmd(f *remoteFlags) *cobra.Command {
 				}
 			} else {
 				fmt.Fprintf(a.env.Out, "%s: %s@%s\n%s\n", res.Decision, res.Repository, res.Digest, res.Reason)
+				if res.DBVersion != "" {
+					fmt.Fprintf(a.env.Out, "database version %s\n", res.DBVersion)
+				}
+				if res.BaselineDigest != "" {
+					fmt.Fprintf(a.env.Out, "compared with %s@%s\n", res.Repository, res.BaselineDigest)
+				}
 				t := newTable(a.env.Out)
 				printGateFindings(t, res.Findings)
 				if err := t.flush(); err != nil {
@@ -216,7 +225,9 @@ func (a *app) gateCheckCmd(f *remoteFlags) *cobra.Command {
 			return withCode(ExitRejected, errors.New(res.Reason))
 		},
 	}
-	cmd.Flags().StringVar(&platform, "platform", "", "of an image index, judge only the image for this platform (os/arch[/variant])")
+	cmd.Flags().StringVar(&o.Platform, "platform", "", "of an image index, judge only the image for this platform (os/arch[/variant])")
+	cmd.Flags().StringVar(&o.Stage, "stage", "", "the stage the image is judged for (newFindingsOnly compares with the last image approved for it)")
+	cmd.Flags().StringVar(&o.DBVersion, "db-version", "", "judge findings matched again against this kept database version (as decisions and `vigil db status` name it)")
 	return cmd
 }
 
@@ -282,7 +293,7 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 				return err
 			}
 			return a.out(f, ps, func(w io.Writer) {
-				fmt.Fprintln(w, "NAME\tREPOSITORY\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tFIXABLE ONLY\tREACHABLE ONLY\tKEV\tMAX SCORE\tON FAILURE\tON TIMEOUT")
+				fmt.Fprintln(w, "NAME\tREPOSITORY\tCRITICAL\tHIGH\tMEDIUM\tLOW\tUNTRIAGED\tFIXABLE ONLY\tREACHABLE ONLY\tNEW ONLY\tKEV\tMAX SCORE\tON FAILURE\tON TIMEOUT")
 				rows := ps.Policies
 				if ps.BuiltinDefault != nil {
 					rows = append(rows, *ps.BuiltinDefault)
@@ -296,8 +307,8 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 					if p.MaxScore != nil {
 						score = fmt.Sprint(*p.MaxScore)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\t%v\t%s\t%s\t%s\n", p.Name, repo, maxStr(p.MaxCritical), maxStr(p.MaxHigh),
-						maxStr(p.MaxMedium), maxStr(p.MaxLow), maxStr(p.MaxUntriaged), p.FixableOnly, p.ReachableOnly, p.RejectKnownExploited, score, p.OnScanFailure, p.OnTimeout)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\t%v\t%v\t%s\t%s\t%s\n", p.Name, repo, maxStr(p.MaxCritical), maxStr(p.MaxHigh),
+						maxStr(p.MaxMedium), maxStr(p.MaxLow), maxStr(p.MaxUntriaged), p.FixableOnly, p.ReachableOnly, p.NewFindingsOnly, p.RejectKnownExploited, score, p.OnScanFailure, p.OnTimeout)
 				}
 			})
 		},
@@ -376,6 +387,7 @@ func (a *app) gatePoliciesCmd(f *remoteFlags) *cobra.Command {
 	fl.BoolVar(&p.ReachableOnly, "reachable-only", false, "leave out findings whose vulnerable code is not reachable in the image")
 	fl.BoolVar(&p.RejectKnownExploited, "reject-kev", false, "reject any finding in CISA's Known Exploited Vulnerabilities catalog")
 	fl.BoolVar(&p.CountSuppressed, "count-suppressed", false, "count SUPPRESSED findings too")
+	fl.BoolVar(&p.NewFindingsOnly, "new-findings-only", false, "count only findings the last image of the repository approved for the same stage did not have (same vulnerability id, same package name)")
 	fl.BoolVar(&p.AllowPartialCoverage, "allow-partial-coverage", false, "approve on its findings an image whose scan could not assess all of it (its release or an ecosystem without advisories, a wanted file not read)")
 	fl.StringVar(&p.OnScanFailure, "on-scan-failure", "REJECT", "REJECT or APPROVE when the scan fails")
 	fl.StringVar(&p.OnUnsupported, "on-unsupported", "REJECT", "REJECT or APPROVE when Vigil cannot scan the image")

@@ -58,7 +58,8 @@ func (a *app) serverConfig(f *serverFlags, addr string) (server.Config, error) {
 	cfg := server.Config{
 		Addr: addr, DataDir: f.data, Store: f.store, Workers: f.workers,
 		DBDir: f.dbDir, DBCheck: f.dbCheck, DBUpdate: f.dbUpdate, Upstream: a.cfg.DB.Upstream, NVDAPIKey: a.cfg.DB.NVDAPIKey,
-		Account: f.account, Region: f.region, RegistryHost: f.registryHost, Lease: f.lease,
+		KeepDBVersions: a.cfg.DB.KeepVersions,
+		Account:        f.account, Region: f.region, RegistryHost: f.registryHost, Lease: f.lease,
 		TempDir: a.cfg.TempDir, Log: a.log,
 	}
 	if cfg.DBDir == "" {

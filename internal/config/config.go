@@ -88,6 +88,9 @@ type DB struct {
 	Upstream vulndb.Upstream `yaml:"upstream"`
 	// NVDAPIKey is sent to the NVD API (also $VIGIL_NVD_API_KEY).
 	NVDAPIKey string `yaml:"nvdApiKey"`
+	// KeepVersions is how many database versions `vigil serve` keeps
+	// for gate decisions pinned to one (0: 5; negative: none).
+	KeepVersions int `yaml:"keepVersions"`
 }
 
 // DBDir is the database directory.

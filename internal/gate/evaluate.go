@@ -35,6 +35,11 @@ type Check struct {
 	ScanStatus string              `json:"scanStatus"`
 	Findings   []store.GateFinding `json:"findings"`
 	Counts     store.Counts        `json:"counts"`
+	// DBVersion is the database version the findings judged were
+	// matched with; BaselineDigest the approved image whose findings did
+	// not count (newFindingsOnly).
+	DBVersion      string `json:"dbVersion,omitempty"`
+	BaselineDigest string `json:"baselineDigest,omitempty"`
 }
 
 // severities in the order they are judged and reported.

@@ -49,6 +49,9 @@ type Gate struct {
 	Egress *egress.Policy
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Rematcher re-matches stored inventories against kept database
+	// versions (JudgeOptions.DBVersion); nil: none are kept.
+	Rematcher Rematcher
 }
 
 // MaxTimeout bounds how long any request may wait.
@@ -225,15 +228,19 @@ type Judgement struct {
 	Policy store.GatePolicy
 	Image  *store.Image
 	Verdict
+	// DBVersion is the database version the findings judged were
+	// matched with; BaselineDigest the approved image whose findings
+	// did not count (newFindingsOnly).
+	DBVersion, BaselineDigest string
 }
 
 // Judge applies the image's policy to its current state; an index is
 // judged by every image it holds.
 func (g *Gate) Judge(ctx context.Context, repository, digest string) (Judgement, error) {
-	return g.judge(ctx, repository, digest, "")
+	return g.judge(ctx, repository, digest, JudgeOptions{})
 }
 
-func (g *Gate) judge(ctx context.Context, repository, digest, platform string) (Judgement, error) {
+func (g *Gate) judge(ctx context.Context, repository, digest string, o JudgeOptions) (Judgement, error) {
 	p, err := g.policy(ctx, repository)
 	if err != nil {
 		return Judgement{}, err
@@ -248,9 +255,9 @@ func (g *Gate) judge(ctx context.Context, repository, digest, platform string) (
 	}
 	j.Image = im
 	if len(im.Children) > 0 {
-		return g.judgeIndex(ctx, j, platform)
+		return g.judgeIndex(ctx, j, o)
 	}
-	if pj, other := judgeOnePlatform(j, platform); other {
+	if pj, other := judgeOnePlatform(j, o.Platform); other {
 		return pj, nil
 	}
 	onFailure := func(action, trigger, why string) {
@@ -276,11 +283,19 @@ func (g *Gate) judge(ctx context.Context, repository, digest, platform string) (
 	}
 	switch im.ScanStatus {
 	case store.ScanComplete:
-		fs, err := g.findings(ctx, repository, digest)
+		fs, version, err := g.imageFindings(ctx, im, o)
+		if err != nil {
+			return j, err
+		}
+		fs, prev, note, err := g.newOnly(ctx, p, im, o.Stage, fs)
 		if err != nil {
 			return j, err
 		}
 		j.Verdict = Evaluate(p, fs)
+		if note != "" {
+			j.Reason += "; " + note
+		}
+		j.DBVersion, j.BaselineDigest = version, prev
 		j.Ready, j.Trigger = true, TriggerScan
 		if partial(im) {
 			j.Verdict = judgePartial(p, j.Verdict, why("the image is not fully covered"))
@@ -323,7 +338,7 @@ func (g *Gate) settle(ctx context.Context, id, trigger string) error {
 	if r.State != store.GatePending || r.Digest == "" {
 		return nil
 	}
-	j, err := g.Judge(ctx, r.Repository, r.Digest)
+	j, err := g.JudgeWith(ctx, r.Repository, r.Digest, JudgeOptions{Stage: r.Stage})
 	if err == nil {
 		j, err = g.tagDeleted(ctx, r, j)
 	}
@@ -348,7 +363,7 @@ func (g *Gate) redecide(ctx context.Context, id string) error {
 	if err != nil || r.State != store.GateDecided {
 		return err
 	}
-	j, err := g.Judge(ctx, r.Repository, r.Digest)
+	j, err := g.JudgeWith(ctx, r.Repository, r.Digest, JudgeOptions{Stage: r.Stage})
 	if err == nil {
 		j, err = g.tagDeleted(ctx, r, j)
 	}
@@ -393,6 +408,7 @@ func (g *Gate) decide(r *store.GateRequest, j Judgement) (store.GateUpdate, erro
 		ID: newID(), RequestID: r.ID, Repository: r.Repository, Digest: r.Digest,
 		Decision: j.Decision, Policy: j.Policy.Name, Reason: j.Reason, Trigger: j.Trigger,
 		Findings: j.Findings, Counts: j.Counts, Supersedes: r.DecisionID, DecidedAt: now,
+		DBVersion: j.DBVersion, BaselineDigest: j.BaselineDigest,
 	}
 	if d.Findings == nil {
 		d.Findings = []store.GateFinding{}
@@ -436,6 +452,8 @@ type DecisionDetail struct {
 	FindingsTruncated bool                `json:"findings-truncated,omitempty"`
 	Supersedes        string              `json:"supersedes,omitempty"`
 	DecidedAt         string              `json:"decided-at"`
+	DBVersion         string              `json:"db-version,omitempty"`
+	BaselineDigest    string              `json:"baseline-digest,omitempty"`
 }
 
 func (g *Gate) event(r *store.GateRequest, d *store.GateDecision, tags []string) (store.Event, error) {
@@ -446,6 +464,7 @@ func (g *Gate) event(r *store.GateRequest, d *store.GateDecision, tags []string)
 		DecisionID: d.ID, Decision: d.Decision, RequestID: r.ID, Pipeline: r.Pipeline, Stage: r.Stage, Action: r.Action,
 		RepositoryName: r.Repository, ImageDigest: r.Digest, ImageTags: tags, Policy: d.Policy, Reason: d.Reason,
 		Trigger: d.Trigger, Findings: d.Findings, Supersedes: d.Supersedes, DecidedAt: events.DetailTime(d.DecidedAt),
+		DBVersion: d.DBVersion, BaselineDigest: d.BaselineDigest,
 		Counts: map[string]int{"CRITICAL": d.Counts.Critical, "HIGH": d.Counts.High, "MEDIUM": d.Counts.Medium,
 			"LOW": d.Counts.Low, "INFORMATIONAL": d.Counts.Informational, "UNTRIAGED": d.Counts.Untriaged, "TOTAL": d.Counts.Total},
 	}

@@ -23,7 +23,7 @@ const attestationPlatform = "unknown/unknown"
 // image it holds. A single image of another platform than the one asked
 // for is rejected.
 func (g *Gate) JudgePlatform(ctx context.Context, repository, digest, platform string) (Judgement, error) {
-	return g.judge(ctx, repository, digest, platform)
+	return g.judge(ctx, repository, digest, JudgeOptions{Platform: platform})
 }
 
 // judgeDeleted is the judgement on an image the store does not hold: a
@@ -81,8 +81,9 @@ func DeletedTagReason(d *store.Deletion) string {
 // judgeIndex judges an index by the images it holds (those of platform
 // when it is not ""): approved only when every one is, rejected when any
 // is, not ready while any is not scanned yet.
-func (g *Gate) judgeIndex(ctx context.Context, j Judgement, platform string) (Judgement, error) {
+func (g *Gate) judgeIndex(ctx context.Context, j Judgement, o JudgeOptions) (Judgement, error) {
 	im := j.Image
+	platform := o.Platform
 	var kids []store.Child
 	var platforms []string
 	for _, c := range im.Children {
@@ -117,9 +118,14 @@ func (g *Gate) judgeIndex(ctx context.Context, j Judgement, platform string) (Ju
 			rejected = append(rejected, name+": "+c.Digest+" is not in the repository")
 			continue
 		}
-		cj, err := g.judge(ctx, im.Repository, c.Digest, "")
+		co := o
+		co.Platform = ""
+		cj, err := g.judge(ctx, im.Repository, c.Digest, co)
 		if err != nil {
 			return j, err
+		}
+		if j.DBVersion == "" {
+			j.DBVersion = cj.DBVersion
 		}
 		if !cj.Ready {
 			return Judgement{Policy: j.Policy, Image: im}, nil // wait for every image's scan

@@ -61,7 +61,11 @@ type Config struct {
 	DBDir    string
 	DBCheck  time.Duration
 	DBUpdate time.Duration
-	Upstream vulndb.Upstream
+	// KeepDBVersions is how many database versions are kept, in
+	// DBDir/versions, for gate decisions pinned to one (0:
+	// DefaultKeepDBVersions; negative: none).
+	KeepDBVersions int
+	Upstream       vulndb.Upstream
 	// NVDAPIKey is sent (header apiKey) to the NVD API by the scheduled
 	// updates; it is never logged.
 	NVDAPIKey string
@@ -117,6 +121,7 @@ type Server struct {
 	warm     *warmer
 	stream   *streamer
 	gate     *gate.Gate
+	kept     *keptVersions
 	bus      *bus.Bus
 	busWake  chan struct{}
 	egress   *egress.Policy
@@ -223,6 +228,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.warm = newWarmer(s.analyzer, s.registry, st, cfg.Log)
 	s.gate = &gate.Gate{Store: st, Emitter: s.emitter, Timeout: cfg.GateTimeout, Egress: policy, Log: cfg.Log}
+	keep := cfg.KeepDBVersions
+	if keep == 0 {
+		keep = DefaultKeepDBVersions
+	}
+	s.kept = &keptVersions{dir: filepath.Join(cfg.DBDir, "versions"), keep: keep}
+	s.gate.Rematcher = rematcher{kept: s.kept, worker: s.newWorker("gate")}
 	s.busWake = make(chan struct{}, 1)
 	host, _ := os.Hostname()
 	s.bus = &bus.Bus{
@@ -234,8 +245,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.configure(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := s.dbs.refresh(ctx); err != nil {
+	if fresh, err := s.dbs.refresh(ctx); err != nil {
 		cfg.Log.Warn("vulnerability database unreadable", "err", err)
+	} else if fresh {
+		s.keepVersion(ctx)
 	}
 	s.warnNoDatabase()
 	mux := http.NewServeMux()
@@ -521,6 +534,7 @@ func (s *Server) databaseChanged(ctx context.Context) {
 	}
 	if fresh {
 		s.logFeeds(ctx)
+		s.keepVersion(ctx)
 		defer s.publishDatabase(ctx)
 	}
 	built := s.dbs.built()

@@ -45,6 +45,11 @@ type GatePolicy struct {
 	// wanted file not read) be approved on the findings of what it
 	// could; by default such an image is rejected.
 	AllowPartialCoverage bool `json:"allowPartialCoverage"`
+	// NewFindingsOnly counts only findings that the last image of the
+	// repository approved for the same stage did not have (package
+	// baseline: the same vulnerability id in a package of the same
+	// name); without such an image every finding counts.
+	NewFindingsOnly bool `json:"newFindingsOnly"`
 	// OnScanFailure, OnUnsupported and OnTimeout are REJECT (the default:
 	// the gate fails closed) or APPROVE.
 	OnScanFailure string `json:"onScanFailure"`
@@ -108,6 +113,11 @@ type GateDecision struct {
 	// Supersedes is the previous decision on the request, if any.
 	Supersedes string    `json:"supersedes,omitempty"`
 	DecidedAt  time.Time `json:"decidedAt"`
+	// DBVersion is the vulnerability database version the findings
+	// judged were matched with; BaselineDigest, under newFindingsOnly,
+	// the approved image whose findings did not count.
+	DBVersion      string `json:"dbVersion,omitempty"`
+	BaselineDigest string `json:"baselineDigest,omitempty"`
 }
 
 // GateFinding is a finding that caused a rejection, and the rule of the

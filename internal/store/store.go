@@ -241,6 +241,14 @@ type Store interface {
 	// goes when its image does.
 	PutImageCoverage(ctx context.Context, c ImageCoverage) error
 	ImageCoverage(ctx context.Context, repository, digest string) (*ImageCoverage, error)
+
+	// Change-only findings (a gate policy's newFindingsOnly).
+
+	// LastApproved is the newest decision that approved an image of the
+	// repository for the stage and is still its request's decision,
+	// leaving out the image digest (the one being judged); ErrNotFound
+	// when there is none.
+	LastApproved(ctx context.Context, repository, stage, digest string) (*GateDecision, error)
 }
 
 // Child is a manifest an image index lists, with that manifest's state in
@@ -331,6 +339,9 @@ type Image struct {
 	// stored inventory.
 	Distro        string `json:"distro,omitempty"`
 	InventoryHash string `json:"inventoryHash,omitempty"`
+	// DBVersion is the vulnerability database version its findings were
+	// last matched with.
+	DBVersion string `json:"dbVersion,omitempty"`
 	// Counts are the image's ACTIVE findings per severity.
 	Counts Counts `json:"counts"`
 	// Children are, for an image index, the manifests it lists.
@@ -369,6 +380,7 @@ type ImageUpdate struct {
 	ScannedAt          time.Time
 	Distro             string
 	InventoryHash      string
+	DBVersion          string
 }
 
 // Job kinds.

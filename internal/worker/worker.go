@@ -260,7 +260,7 @@ func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Sub
 	if err != nil {
 		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
-	return w.apply(ctx, im, observed, inv, hash, true, cov, warnings)
+	return w.apply(ctx, im, observed, inv, hash, true, cov, warnings, db.Version())
 }
 
 func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory, warnings []analyze.Warning) ([]lifecycle.Observed, *coverage.Coverage, error) {
@@ -309,7 +309,7 @@ func scanMessage(cov *coverage.Coverage) string {
 // image that is not fully covered completes its scan with the coverage's
 // reason (UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE) rather
 // than SUCCESSFUL, so that the gate and its Coverage event say so.
-func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool, cov *coverage.Coverage, warnings []analyze.Warning) error {
+func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool, cov *coverage.Coverage, warnings []analyze.Warning, dbVersion string) error {
 	rules, err := w.Store.Rules(ctx)
 	if err != nil {
 		return err
@@ -345,7 +345,7 @@ func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycl
 		return store.FindingsUpdate{
 			Findings: changed,
 			Image: &store.ImageUpdate{Repository: im.Repository, Digest: im.Digest, ScanStatus: store.ScanComplete,
-				ScanReason: status.Reason, ScanMessage: scanMessage(cov), ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash},
+				ScanReason: status.Reason, ScanMessage: scanMessage(cov), ScannedAt: now, Distro: inv.Distro.String(), InventoryHash: hash, DBVersion: dbVersion},
 			Events: evts,
 		}, nil
 	})

@@ -353,19 +353,20 @@ func (s *Store) insertDecision(ctx context.Context, tx *sql.Tx, d store.GateDeci
 	if err != nil {
 		return invalid("gate decision %s: counts: %v", d.ID, err)
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gate_decisions (`+gateDecisionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		d.ID, d.RequestID, d.Repository, d.Digest, d.Decision, d.Policy, d.Reason, d.Trigger, findings, counts, d.Supersedes, ms(d.DecidedAt))
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gate_decisions (`+gateDecisionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.ID, d.RequestID, d.Repository, d.Digest, d.Decision, d.Policy, d.Reason, d.Trigger, findings, counts, d.Supersedes, ms(d.DecidedAt),
+		d.DBVersion, d.BaselineDigest)
 	return s.dbErr("gate decision "+d.ID, err)
 }
 
-const gateDecisionCols = `id, request_id, repository, digest, decision, policy, reason, cause, findings, counts, supersedes, decided_at`
+const gateDecisionCols = `id, request_id, repository, digest, decision, policy, reason, cause, findings, counts, supersedes, decided_at, db_version, baseline_digest`
 
 func scanGateDecision(sc interface{ Scan(...any) error }) (store.GateDecision, error) {
 	var d store.GateDecision
 	var findings, counts []byte
 	var decided int64
 	if err := sc.Scan(&d.ID, &d.RequestID, &d.Repository, &d.Digest, &d.Decision, &d.Policy, &d.Reason, &d.Trigger,
-		&findings, &counts, &d.Supersedes, &decided); err != nil {
+		&findings, &counts, &d.Supersedes, &decided, &d.DBVersion, &d.BaselineDigest); err != nil {
 		return d, err
 	}
 	d.DecidedAt = fromMS(decided)

@@ -208,13 +208,13 @@ func (s *Store) SetRescanDuration(ctx context.Context, repository, duration, bas
 }
 
 const imageCols = `i.repository, i.digest, i.media_type, i.artifact_type, i.config_digest, i.size, i.platform,
-	i.pushed_at, i.last_pulled_at, i.scan_status, i.scan_reason, i.scan_message, i.scanned_at, i.distro, i.inventory_hash`
+	i.pushed_at, i.last_pulled_at, i.scan_status, i.scan_reason, i.scan_message, i.scanned_at, i.distro, i.inventory_hash, i.db_version`
 
 func scanImage(sc interface{ Scan(...any) error }) (store.Image, error) {
 	var im store.Image
 	var pushed, pulled, scanned int64
 	err := sc.Scan(&im.Repository, &im.Digest, &im.MediaType, &im.ArtifactType, &im.ConfigDigest, &im.Size, &im.Platform,
-		&pushed, &pulled, &im.ScanStatus, &im.ScanReason, &im.ScanMessage, &scanned, &im.Distro, &im.InventoryHash)
+		&pushed, &pulled, &im.ScanStatus, &im.ScanReason, &im.ScanMessage, &scanned, &im.Distro, &im.InventoryHash, &im.DBVersion)
 	im.PushedAt, im.LastPulledAt, im.ScannedAt = fromMS(pushed), fromMS(pulled), fromMS(scanned)
 	return im, err
 }
@@ -452,6 +452,7 @@ func (s *Store) updateImage(ctx context.Context, tx *sql.Tx, u store.ImageUpdate
 		{"scanned_at", ms(u.ScannedAt), !u.ScannedAt.IsZero()},
 		{"distro", u.Distro, u.Distro != ""},
 		{"inventory_hash", u.InventoryHash, u.InventoryHash != ""},
+		{"db_version", u.DBVersion, u.DBVersion != ""},
 	} {
 		if f.set {
 			sets, args = append(sets, f.col+" = ?"), append(args, f.v)

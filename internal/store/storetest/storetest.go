@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveryLanes", testDeliveryLanes},
 		{"ImageCoverage", testImageCoverage},
 		{"RegistryState", testRegistryState},
+		{"Baseline", testBaseline},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })
