@@ -244,8 +244,8 @@ func TestDBPull(t *testing.T) {
 	defer corrupt.Close()
 	corruptHost := strings.TrimPrefix(corrupt.URL, "http://")
 	_, err = pullInto(t, client, corruptHost+"/security/vigil-db:latest")
-	if err == nil || !strings.Contains(err.Error(), goBlob) {
-		t.Fatalf("a corrupted blob: %v; want an error naming %s", err, goBlob)
+	if err == nil || !strings.Contains(err.Error(), goBlob) || !strings.Contains(err.Error(), "advisories/osv/Go") {
+		t.Fatalf("a corrupted blob: %v; want an error naming %s and its partition", err, goBlob)
 	}
 	t.Logf("refused: %v", err)
 	held, err := vulndb.Open(ctx, client.DatabasePath())
@@ -303,6 +303,23 @@ func TestDBPull(t *testing.T) {
 	}
 	if st, err := ts.srv.Store().Image(ctx, "mirror/vigil-db", full.Manifest); err == nil {
 		t.Errorf("the mirrored artifact was recorded as an image: %+v", st)
+	}
+
+	// A pipeline token may push images, not the database.
+	var tok struct {
+		Secret string `json:"secret"`
+	}
+	if code := ts.api(t, "POST", "/api/v1/tokens", map[string]string{"name": "ci", "role": "pipeline"}, &tok); code != 201 || tok.Secret == "" {
+		t.Fatalf("creating a pipeline token: %d", code)
+	}
+	err = crane.Copy(mirrorHost+"/security/vigil-db:latest", ts.Host+"/vigil/db:evil", crane.Insecure,
+		crane.WithAuth(&authn.Basic{Username: "vigil", Password: tok.Secret}))
+	if err == nil || !strings.Contains(err.Error(), "DENIED") {
+		t.Errorf("a pipeline token pushing to vigil/db: %v", err)
+	}
+	if err := crane.Copy(mirrorHost+"/security/vigil-db:latest", ts.Host+"/team/vigil-db:latest", crane.Insecure,
+		crane.WithAuth(&authn.Basic{Username: "vigil", Password: tok.Secret})); err != nil {
+		t.Errorf("a pipeline token pushing elsewhere: %v", err)
 	}
 }
 
