@@ -40,6 +40,10 @@
 //	vigil:layer:digest             that layer's blob digest
 //	vigil:location:<n>:path        SPDX only: file <n>, 0 being Package.Path (CycloneDX uses evidence.occurrences)
 //	vigil:metadata:<key>           Package.Metadata[key], with "." in key written as ":" ("vigil:metadata:go:main")
+//	vigil:go:code                  a Go module read from a binary: the JSON of inventory.GoCode
+//	                               ({"packages": {PATH: [FUNCTION…]}, "goos", "goarch"}), the
+//	                               module's code compiled into the binary, so that a scan of the
+//	                               document judges reachability as a scan of the image does
 //	vigil:image:platform           on the image: "linux/amd64"
 //	vigil:image:repoTag            on the image, once per tag
 //	vigil:image:layer:<i>:diffId   on the image: layer <i>'s diff ID

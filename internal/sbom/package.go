@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -96,6 +97,16 @@ func (c *component) pkg() (inventory.Package, bool, error) {
 			}
 			p.Metadata[strings.ReplaceAll(k, ":", ".")] = v[0]
 		}
+	}
+	if v := c.props.get(propGoCode); v != "" && typ == inventory.Go {
+		var code inventory.GoCode
+		if err := json.Unmarshal([]byte(v), &code); err != nil {
+			return inventory.Package{}, false, fmt.Errorf("sbom: package %q: %s is not the JSON of the code in the binary: %v", p.Name, propGoCode, err)
+		}
+		if code.Packages == nil {
+			return inventory.Package{}, false, fmt.Errorf("sbom: package %q: %s has no packages", p.Name, propGoCode)
+		}
+		p.GoCode = &code
 	}
 	return p, true, nil
 }

@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ const (
 	propLayerDigest  = "vigil:layer:digest"
 	propLocation     = "vigil:location:" // + n + ":path"
 	propMetadata     = "vigil:metadata:"
+	propGoCode       = "vigil:go:code"
 	propPlatform     = "vigil:image:platform"
 	propRepoTag      = "vigil:image:repoTag"
 	propImageLayer   = "vigil:image:layer:" // + i + ":diffId" / ":digest"
@@ -80,6 +82,12 @@ func packageProps(p *inventory.Package, paths bool) [][2]string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.Metadata)) {
 		add(propMetadata+strings.ReplaceAll(k, ".", ":"), p.Metadata[k])
+	}
+	if p.GoCode != nil {
+		// Maps marshal with sorted keys: the same code, the same bytes.
+		if data, err := json.Marshal(p.GoCode); err == nil {
+			add(propGoCode, string(data))
+		}
 	}
 	return out
 }
