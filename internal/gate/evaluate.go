@@ -67,7 +67,15 @@ var ruleNames = map[string]string{
 
 // Evaluate judges an image's findings (every status; CLOSED ones never
 // count) by policy p.
+//
+// A malicious package (a finding of an OpenSSF MAL- record) rejects the
+// image under every policy, whatever its thresholds, fixable or
+// reachable scope and suppressions: only a CLOSED finding (the package is
+// gone) does not count.
 func Evaluate(p store.GatePolicy, findings []store.Finding) Verdict {
+	if v, ok := rejectMalicious(p, findings); ok {
+		return v
+	}
 	var counted []store.Finding
 	for _, f := range findings {
 		switch {
@@ -261,4 +269,33 @@ func judgePartial(p store.GatePolicy, v Verdict, why string) Verdict {
 	}
 	v.Decision, v.Reason = store.Rejected, reason
 	return v
+}
+
+// RuleMalicious is the rule a malicious package breaks: it is in every
+// policy and cannot be turned off.
+const RuleMalicious = "rejectMalicious"
+
+// IsMalicious reports a finding of a malicious-package record.
+func IsMalicious(f store.Finding) bool { return strings.HasPrefix(f.VulnerabilityID, "MAL-") }
+
+// rejectMalicious is the verdict on an image with a malicious package
+// that is not closed, suppressed or not.
+func rejectMalicious(p store.GatePolicy, findings []store.Finding) (Verdict, bool) {
+	v := Verdict{Decision: store.Rejected}
+	var names []string
+	for _, f := range findings {
+		if f.Status == store.Closed || !IsMalicious(f) {
+			continue
+		}
+		v.Findings = append(v.Findings, gateFinding(f, RuleMalicious))
+		names = append(names, f.VulnerabilityID+" ("+f.PackageName+" "+f.PackageVersion+")")
+	}
+	if len(names) == 0 {
+		return Verdict{}, false
+	}
+	sortFindings(v.Findings)
+	sort.Strings(names)
+	v.Reason = "Rejected by policy " + p.Name + ": " + plural(len(names), "malicious package") + ": " + strings.Join(names, ", ") +
+		"; a malicious package rejects an image under every policy, suppressed or not"
+	return v, true
 }

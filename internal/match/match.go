@@ -58,7 +58,16 @@ type Finding struct {
 	// Uncertain is set, with the reason, when a version could not be
 	// compared: the finding is reported rather than silently dropped.
 	Uncertain string `json:"uncertain,omitempty"`
+	// Malicious says the package itself is malware (an OpenSSF
+	// malicious-packages record, id MAL-…), not a package with a
+	// vulnerability: such a finding is never merged with vulnerability
+	// findings, and its ID is the MAL- record's.
+	Malicious bool `json:"malicious,omitempty"`
 }
+
+// IsMalicious reports whether an advisory is an OpenSSF malicious-package
+// record (OSV id prefix MAL-).
+func IsMalicious(a *vuln.Advisory) bool { return strings.HasPrefix(a.ID, "MAL-") }
 
 // Skip is a package that could not be matched, and why.
 type Skip struct {
@@ -194,12 +203,20 @@ func group(p *inventory.Package, hits []hit) []*Finding {
 		return i
 	}
 	owner := map[string]int{}
+	// Malicious-package records and vulnerability records index their
+	// ids apart, so that an alias they share never merges a malware
+	// report into a vulnerability.
+	mowner := map[string]int{}
 	for i, h := range hits {
+		own := owner
+		if IsMalicious(h.adv) {
+			own = mowner
+		}
 		for _, id := range h.adv.IDs() {
-			if j, ok := owner[id]; ok {
+			if j, ok := own[id]; ok {
 				parent[find(i)] = find(j)
 			} else {
-				owner[id] = i
+				own[id] = i
 			}
 		}
 	}
@@ -262,7 +279,13 @@ func finding(p *inventory.Package, hs []hit) *Finding {
 		}
 	}
 	f.ID = hs[0].adv.ID
-	if len(cves) == 1 {
+	for _, h := range hs {
+		if IsMalicious(h.adv) {
+			f.Malicious, f.ID = true, h.adv.ID
+			break
+		}
+	}
+	if len(cves) == 1 && !f.Malicious {
 		f.ID = cves[0]
 	}
 	for id := range ids {

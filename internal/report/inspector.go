@@ -300,7 +300,7 @@ func inspectorFinding(f *scan.Finding, r *scan.Report, opts Options, res Inspect
 	out := InspectorFinding{
 		AWSAccountID:     opts.AccountID,
 		FindingARN:       FindingARN(r, f, opts),
-		Type:             "PACKAGE_VULNERABILITY",
+		Type:             FindingType(f),
 		Title:            title,
 		Description:      truncate(desc, maxDescription),
 		Severity:         sev,

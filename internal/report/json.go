@@ -126,6 +126,10 @@ type Summary struct {
 //	                       CVE when there is exactly one), the same
 //	                       vulnerability's other ids, and related
 //	                       advisories (a DSA that fixed it)
+//	type                   PACKAGE_VULNERABILITY, or MALICIOUS_PACKAGE
+//	                       for a package that is malware (a MAL- record,
+//	                       reported under its own id, never merged with
+//	                       a vulnerability)
 //	title                  Inspector's title, "CVE-… - package, source"
 //	description            the advisory's summary, else NVD's description
 //	severity, score        the band and Vigil's score (Score below)
@@ -148,7 +152,10 @@ type Summary struct {
 //	published, modified    the advisories' dates
 //	ignoredBecause         why it was ignored (ignored findings only)
 type Finding struct {
-	ID             string             `json:"id"`
+	ID string `json:"id"`
+	// Type is PACKAGE_VULNERABILITY, or MALICIOUS_PACKAGE for a package
+	// that is itself malware (an OpenSSF MAL- record).
+	Type           string             `json:"type"`
 	Aliases        []string           `json:"aliases,omitempty"`
 	Related        []string           `json:"related,omitempty"`
 	Title          string             `json:"title"`
@@ -271,6 +278,22 @@ func NewDocument(r *scan.Report, opts Options) *Document {
 	return d
 }
 
+// The finding types: Inspector's for vulnerabilities, and Vigil's own
+// for malware.
+const (
+	TypeVulnerability = "PACKAGE_VULNERABILITY"
+	TypeMalicious     = "MALICIOUS_PACKAGE"
+)
+
+// FindingType is a finding's type: TypeMalicious for a malicious package,
+// else TypeVulnerability.
+func FindingType(f *scan.Finding) string {
+	if f.Malicious {
+		return TypeMalicious
+	}
+	return TypeVulnerability
+}
+
 func jsonFinding(f *scan.Finding) Finding {
 	// A finding names its package; the functions compiled into a Go
 	// binary (thousands for the standard library) belong to the
@@ -279,7 +302,7 @@ func jsonFinding(f *scan.Finding) Finding {
 	p := *pkgOf(f)
 	p.GoCode = nil
 	out := Finding{
-		ID: f.ID, Aliases: f.Aliases, Related: f.Related,
+		ID: f.ID, Type: FindingType(f), Aliases: f.Aliases, Related: f.Related,
 		Title: f.Title, Description: f.Description,
 		Severity: f.Score.Severity,
 		Package:  &p, Ecosystem: f.Ecosystem, Version: f.Version,

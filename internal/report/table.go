@@ -45,6 +45,17 @@ func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
 	t := &table{opts: opts, change: r.Baseline != nil}
 	t.header(r)
 	active, ignored := findings(r)
+	var malicious []*scan.Finding
+	vulns := active[:0:0]
+	for _, f := range active {
+		if f.Malicious {
+			malicious = append(malicious, f)
+		} else {
+			vulns = append(vulns, f)
+		}
+	}
+	t.malicious(malicious)
+	active = vulns
 	switch {
 	case len(active) == 0 && r.Coverage != nil && !r.Coverage.Full:
 		// Nothing found in part of an image is not a clean image.
@@ -60,6 +71,20 @@ func WriteTable(w io.Writer, r *scan.Report, opts Options) error {
 		return fmt.Errorf("report: table: %w", err)
 	}
 	return nil
+}
+
+// malicious lists the packages that are malware, apart from and before
+// the vulnerabilities: they are not to be upgraded but removed.
+func (t *table) malicious(fs []*scan.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	t.line(fmt.Sprintf("MALICIOUS PACKAGES: %d (remove them; treat any machine that installed one as compromised)", len(fs)))
+	for _, f := range fs {
+		p := pkgOf(f)
+		t.line(truncate(fmt.Sprintf("  %s  %s %s  %s", clean(f.ID), clean(p.Name), clean(p.Version), clean(p.Path)), tableWidth))
+	}
+	t.line("")
 }
 
 type table struct {

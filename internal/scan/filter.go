@@ -29,6 +29,11 @@ type Filter struct {
 func (flt Filter) Apply(r *Report) {
 	keep := r.Findings[:0:0]
 	for _, f := range r.Findings {
+		if f.Malicious {
+			// Malware is never ignored, filtered or suppressed.
+			keep = append(keep, f)
+			continue
+		}
 		if reason := flt.ignored(f, r.Subject); reason != "" {
 			f.IgnoredBecause = reason
 			r.Ignored = append(r.Ignored, f)
@@ -114,6 +119,16 @@ func (t Thresholds) Set() bool { return t.FailOn != "" || len(t.Max) > 0 }
 // Violations says what in fs breaks the thresholds; empty means none.
 func (t Thresholds) Violations(fs []*Finding) []string {
 	var out []string
+	// A malicious package breaks every threshold, whatever its severity.
+	var mal []string
+	for _, f := range fs {
+		if f.Malicious {
+			mal = append(mal, f.ID+" "+f.Pkg.Name)
+		}
+	}
+	if len(mal) > 0 && t.Set() {
+		out = append(out, fmt.Sprintf("%d malicious packages (%s): rejected whatever the thresholds", len(mal), strings.Join(mal, ", ")))
+	}
 	if t.FailOn != "" {
 		limit := Rank(t.FailOn)
 		n := 0
