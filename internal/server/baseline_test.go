@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"io"
 	"net/url"
 	"os"
@@ -246,6 +247,23 @@ func TestBaselineGateDBVersion(t *testing.T) {
 	after := ts.decisionOf(t, id, before.ID)
 	if after.Decision != "Rejected" || after.DBVersion != v2 || after.Trigger != "findings-changed" || after.Counts["CRITICAL"] != 1 {
 		t.Fatalf("after the database changed: %+v", after)
+	}
+	// Each decision's event names the database version too.
+	announced := map[string]string{}
+	for _, e := range ts.events(t).Events {
+		if e.DetailType == "Vigil Gate Decision" {
+			var d struct {
+				ID        string `json:"decision-id"`
+				DBVersion string `json:"db-version"`
+			}
+			if err := json.Unmarshal(e.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+			announced[d.ID] = d.DBVersion
+		}
+	}
+	if announced[before.ID] != v1 || announced[after.ID] != v2 {
+		t.Errorf("decision events: %v, want %s: %s, %s: %s", announced, before.ID, v1, after.ID, v2)
 	}
 	if _, now := ts.check(t, "team/app@"+digest); now.Decision != "Rejected" || now.DBVersion != v2 {
 		t.Errorf("check now: %+v", now)

@@ -36,8 +36,8 @@ func pageCases(e *env, s seeded) []pageCase {
 		{"/deliveries", []string{"notify-security", "502 Bad Gateway", "delivered"}},
 		{"/deliveries?state=dead", []string{"Dead-letter deliveries", "502 Bad Gateway"}},
 		{"/deliveries/" + int64s(s.dead), []string{"Delivery #" + int64s(s.dead), "502 Bad Gateway", "detail-type"}},
-		{"/gate", []string{"team-strict", "team/*", "deploy-web", "1 CRITICAL finding (at most 0 allowed)"}},
-		{"/gate/decisions/" + s.decision, []string{"Rejected", "maxCritical", "CVE-2023-45853", "deploy-app"}},
+		{"/gate", []string{"team-strict", "team/*", "deploy-web", "1 CRITICAL finding (at most 0 allowed)", "counting only findings new since the last image approved for the stage"}},
+		{"/gate/decisions/" + s.decision, []string{"Rejected", "maxCritical", "CVE-2023-45853", "deploy-app", "20261204T183257Z-3f2a9c1b7e4d", "Compared with"}},
 	}
 }
 

@@ -62,7 +62,7 @@ func seed(t *testing.T, e *env) seeded {
 	}
 	zero := 0
 	if err := st.PutGatePolicy(ctx, store.GatePolicy{Name: "team-strict", Repository: "team/*", MaxCritical: &zero, MaxHigh: &zero,
-		RejectKnownExploited: true, OnScanFailure: "REJECT", OnUnsupported: "REJECT", OnTimeout: "REJECT", CreatedAt: apitest.Now, UpdatedAt: apitest.Now}); err != nil {
+		RejectKnownExploited: true, NewFindingsOnly: true, OnScanFailure: "REJECT", OnUnsupported: "REJECT", OnTimeout: "REJECT", CreatedAt: apitest.Now, UpdatedAt: apitest.Now}); err != nil {
 		t.Fatal(err)
 	}
 	app := e.imageOf("team/app", "1.0")
@@ -77,6 +77,7 @@ func seed(t *testing.T, e *env) seeded {
 		r.State, r.Decision, r.DecisionID = store.GateDecided, store.Rejected, s.decision
 		return store.GateUpdate{Decision: &store.GateDecision{ID: s.decision, Decision: store.Rejected, Policy: "team-strict",
 			Reason: "1 CRITICAL finding (at most 0 allowed)", Trigger: "request", DecidedAt: apitest.Now,
+			DBVersion: "20261204T183257Z-3f2a9c1b7e4d", BaselineDigest: e.imageOf("team/app", "latest").Digest,
 			Counts: store.Counts{Critical: 1, High: 1, Medium: 1, Total: 3},
 			Findings: []store.GateFinding{{FindingArn: "arn:aws:inspector2:" + apitest.Region + ":" + apitest.Account + ":finding/" + s.zlib.ID,
 				VulnerabilityID: s.zlib.VulnerabilityID, Severity: "CRITICAL", Score: &score, PackageName: "zlib1g", PackageVersion: "1:1.2.13.dfsg-1", Rule: "maxCritical"}}}}, nil
