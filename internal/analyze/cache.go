@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -137,8 +139,8 @@ func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
 	var n [binary.MaxVarintLen64]byte
 	for _, set := range r.layerSets() {
 		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(*set)))])
-		for _, h := range *set {
-			bw.Write(h[:])
+		for i := range *set {
+			bw.Write((*set)[i][:]) // by index: a copy of the hash would escape
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -147,11 +149,13 @@ func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, nil
 }
 
-// ReadLayerResult reads what WriteTo writes.
+// ReadLayerResult reads what WriteTo writes. The files are decoded one at
+// a time, so that the text of a layer's tens of thousands of packages is
+// never all in memory either.
 func ReadLayerResult(rd io.Reader) (*LayerResult, error) {
 	dec := json.NewDecoder(rd)
 	var r LayerResult
-	if err := dec.Decode(&r); err != nil {
+	if err := decodeLayerResult(dec, &r); err != nil {
 		return nil, fmt.Errorf("analyze: decode layer result: %w", err)
 	}
 	br := bufio.NewReaderSize(io.MultiReader(dec.Buffered(), rd), 64<<10)
@@ -183,6 +187,75 @@ func ReadLayerResult(rd io.Reader) (*LayerResult, error) {
 		return nil, errors.New("analyze: decode layer result: data after the path sets")
 	}
 	return &r, nil
+}
+
+// layerFields maps the JSON names of LayerResult's fields to their
+// indexes.
+var layerFields = sync.OnceValue(func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[LayerResult]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = i
+		}
+	}
+	return m
+})
+
+// decodeLayerResult reads the JSON object WriteTo writes, field by field.
+func decodeLayerResult(dec *json.Decoder, r *LayerResult) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	fields := layerFields()
+	v := reflect.ValueOf(r).Elem()
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		if name == "files" {
+			if err := decodeFiles(dec, r); err != nil {
+				return err
+			}
+			continue
+		}
+		var dst any = new(json.RawMessage) // a field this version does not know
+		if i, ok := fields[name]; ok {
+			dst = v.Field(i).Addr().Interface()
+		}
+		if err := dec.Decode(dst); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func decodeFiles(dec *json.Decoder, r *LayerResult) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	for dec.More() {
+		var f FileResult
+		if err := dec.Decode(&f); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		r.Files = append(r.Files, f)
+	}
+	return expectDelim(dec, ']')
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return fmt.Errorf("%v where %v was expected", tok, d)
+	}
+	return nil
 }
 
 // MemCache is a Cache held in memory.

@@ -413,11 +413,13 @@ type spill struct {
 	bw  *bufio.Writer
 	n   int
 	err error
+	h   pathHash // the hash being written: a slice of a local would escape
 }
 
 func (s *spill) add(h pathHash) {
 	if s.err == nil {
-		_, s.err = s.bw.Write(h[:])
+		s.h = h
+		_, s.err = s.bw.Write(s.h[:])
 	}
 	s.n++
 }

@@ -7,8 +7,6 @@
 package worker
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -400,45 +398,6 @@ func (w *Worker) unsupported(ctx context.Context, repository, digest, reason str
 	}
 	return w.Store.UpdateImage(ctx, store.ImageUpdate{Repository: repository, Digest: digest, ScanStatus: store.ScanUnsupported,
 		ScanReason: reason, ScanMessage: msg, ScannedAt: w.now()}, []store.Event{cov})
-}
-
-// LayerCache keeps analysed layers in the store, gzipped JSON, so that
-// every process sharing the store reuses them.
-type LayerCache struct {
-	Store store.Store
-}
-
-var _ analyze.Cache = LayerCache{}
-
-// Get implements analyze.Cache; an entry that cannot be read counts as
-// absent.
-func (c LayerCache) Get(ctx context.Context, key string) (*analyze.LayerResult, error) {
-	data, err := c.Store.GetLayer(ctx, key)
-	if err != nil || data == nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, nil
-	}
-	r, err := analyze.ReadLayerResult(zr)
-	if err != nil || r.Key != key {
-		return nil, nil
-	}
-	return r, nil
-}
-
-// Put implements analyze.Cache.
-func (c LayerCache) Put(ctx context.Context, key string, r *analyze.LayerResult) error {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := r.WriteTo(zw); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return c.Store.PutLayer(ctx, key, buf.Bytes())
 }
 
 // putCoverage keeps an image's coverage and its analysis' warnings, for
