@@ -52,6 +52,9 @@ type Options struct {
 	// DB is the vulnerability database the scan routes match with (nil:
 	// they answer 404).
 	DB Databases
+	// Referrers lists the artifacts attached to an image in the registry
+	// (nil: none are listed).
+	Referrers ReferrerLister
 	// Log receives internal errors, which clients never see.
 	Log *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -115,6 +118,7 @@ func (h *handler) routes() []route {
 		{"GET", "/images/detail", auth.Read, h.imageDetail},
 		{"GET", "/images/sbom", auth.Read, h.imageSBOM},
 		{"GET", "/images/coverage", auth.Read, h.imageCoverage},
+		{"GET", "/images/referrers", auth.Read, h.imageReferrers},
 		{"POST", "/images/rescan", auth.Write, h.rescan},
 
 		{"GET", "/findings", auth.Read, h.findingsQuery},

@@ -45,6 +45,7 @@ func routeCases() []routeCase {
 		{"GET /images/detail", fixed("/api/v1/images/detail?repository=team/app&tag=1.0", nil), 200, nil},
 		{"GET /images/sbom", fixed("/api/v1/images/sbom?repository=team/app&tag=1.0", nil), 200, nil},
 		{"GET /images/coverage", fixed("/api/v1/images/coverage?repository=team/app&tag=1.0", nil), 200, nil},
+		{"GET /images/referrers", fixed("/api/v1/images/referrers?repository=team/app&tag=1.0", nil), 200, nil},
 		{"POST /images/rescan", fixed("/api/v1/images/rescan", map[string]string{"repository": "team/db"}), 202, nil},
 		{"GET /findings", fixed("/api/v1/findings?severity=CRITICAL", nil), 200, nil},
 		{"POST /findings/list", fixed("/api/v1/findings/list", map[string]any{}), 200, nil},

@@ -54,6 +54,9 @@ func (s *Server) onPush(ctx context.Context, p registry.Pushed) error {
 	if isDatabaseArtifact(p.Repository, p.ArtifactType) {
 		return nil
 	}
+	if isReferrer(p) {
+		return s.onPushReferrer(ctx, p)
+	}
 	now := time.Now().UTC()
 	push := store.Push{
 		Repository: p.Repository, Digest: p.Digest, MediaType: p.MediaType, ArtifactType: p.ArtifactType,

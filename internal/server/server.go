@@ -257,7 +257,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2", s.registry)
 	mux.Handle("/api/", api.New(api.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Gate: s.gate, Wake: s.wakeBus, Egress: policy,
-		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, DB: s.dbs,
+		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, DB: s.dbs, Referrers: s.referrers,
 	}))
 	mux.Handle("/", web.New(web.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Secret: secret,
@@ -455,7 +455,7 @@ func (s *Server) newWorker(owner string) *worker.Worker {
 	return &worker.Worker{
 		Store: s.store, Images: warmImages{images: s.registry, warm: s.warm}, Analyzer: s.analyzer, DB: s.dbs, Emitter: s.emitter,
 		RegistryHost: s.cfg.RegistryHost, Owner: owner, Lease: s.cfg.Lease, Poll: worker.DefaultPoll,
-		Wake: s.wake, Log: s.log.With("worker", owner),
+		Wake: s.wake, Log: s.log.With("worker", owner), Attach: s.registry,
 	}
 }
 
@@ -625,9 +625,20 @@ func (s *Server) applyRules(ctx context.Context) error {
 		next = n
 	}
 	rc := lifecycle.Reconciler{Emitter: s.emitter, Region: s.cfg.Region, Account: s.cfg.Account}
-	return s.store.UpdateAllFindings(ctx, func(existing []store.Finding) ([]store.Finding, []store.Event, error) {
-		return rc.Rules(existing, rules, images, time.Now().UTC())
+	touched := map[[2]string]bool{}
+	err = s.store.UpdateAllFindings(ctx, func(existing []store.Finding) ([]store.Finding, []store.Event, error) {
+		changed, evs, err := rc.Rules(existing, rules, images, time.Now().UTC())
+		for _, f := range changed {
+			touched[[2]string{f.Repository, f.ImageDigest}] = true
+		}
+		return changed, evs, err
 	})
+	if err != nil {
+		return err
+	}
+	// The OpenVEX attached to each image touched says what triage decided.
+	s.reattach(ctx, touched)
+	return nil
 }
 
 func hostOf(addr string) string {

@@ -126,7 +126,7 @@ func (w *Worker) RescanReport(ctx context.Context, repository, digest string) (*
 			}
 			cov := coverage.New(m.scopes, scan.SkippedFiles(warnings))
 			initial := im.ScanStatus == store.ScanFailed
-			if err := w.apply(gctx, im, observed, m.inv, im.InventoryHash, initial, cov, warnings, db.Version()); err != nil {
+			if err := w.apply(gctx, im, r, observed, m.inv, im.InventoryHash, initial, cov, warnings, db.Version()); err != nil {
 				return err
 			}
 			mu.Lock()

@@ -51,6 +51,10 @@ type Worker struct {
 	Emitter  events.Emitter
 	// RegistryHost names the registry in reports ("vigil.example:5000").
 	RegistryHost string
+	// Attach, when set, receives each scanned image's SBOM and OpenVEX
+	// as referrers of the image (after every scan and rescan, and after
+	// a triage change: JobAttach).
+	Attach Attacher
 	// Owner identifies this worker in job leases; Lease is how long a
 	// claim lasts without renewal; Poll how often to look for jobs when
 	// not woken (DefaultPoll when 0).
@@ -135,6 +139,8 @@ func (w *Worker) Do(ctx context.Context, job *store.Job) {
 		err = w.scan(jctx, job.Repository, job.Digest)
 	case store.JobRescan:
 		err = w.Rescan(jctx, job.Repository, job.Digest)
+	case JobAttach:
+		err = w.reattach(jctx, job.Repository, job.Digest)
 	default:
 		err = fmt.Errorf("unknown job kind %q", job.Kind)
 	}
@@ -254,14 +260,14 @@ func (w *Worker) evaluate(ctx context.Context, im *store.Image, subject scan.Sub
 		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
 	defer release()
-	observed, cov, err := w.observe(ctx, db, im, subject, inv, warnings)
+	observed, r, err := w.observe(ctx, db, im, subject, inv, warnings)
 	if err != nil {
 		return w.fail(ctx, im.Repository, im.Digest, events.ReasonInternal, hash, err)
 	}
-	return w.apply(ctx, im, observed, inv, hash, true, cov, warnings, db.Version())
+	return w.apply(ctx, im, r, observed, inv, hash, true, r.Coverage, warnings, db.Version())
 }
 
-func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory, warnings []analyze.Warning) ([]lifecycle.Observed, *coverage.Coverage, error) {
+func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, subject scan.Subject, inv *inventory.Inventory, warnings []analyze.Warning) ([]lifecycle.Observed, *scan.Report, error) {
 	matched, err := match.Match(ctx, db, inv)
 	if err != nil {
 		return nil, nil, err
@@ -276,7 +282,7 @@ func (w *Worker) observe(ctx context.Context, db *vulndb.DB, im *store.Image, su
 		return nil, nil, err
 	}
 	observed, err := lifecycle.Observe(r, im.Repository, report.Options{AccountID: w.Emitter.Account, Region: w.Emitter.Region, Now: r.Time, PushedAt: im.PushedAt})
-	return observed, r.Coverage, err
+	return observed, r, err
 }
 
 // maxScanMessage bounds the scan message stored with an image.
@@ -306,8 +312,10 @@ func scanMessage(cov *coverage.Coverage) string {
 // apply writes observed findings for one image, with its coverage: an
 // image that is not fully covered completes its scan with the coverage's
 // reason (UNSUPPORTED_OS, INCOMPLETE_INVENTORY, PARTIAL_COVERAGE) rather
-// than SUCCESSFUL, so that the gate and its Coverage event say so.
-func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool, cov *coverage.Coverage, warnings []analyze.Warning, dbVersion string) error {
+// than SUCCESSFUL, so that the gate and its Coverage event say so. The
+// image's SBOM and OpenVEX, judged from r and the findings written, are
+// then attached to it.
+func (w *Worker) apply(ctx context.Context, im *store.Image, r *scan.Report, observed []lifecycle.Observed, inv *inventory.Inventory, hash string, initial bool, cov *coverage.Coverage, warnings []analyze.Warning, dbVersion string) error {
 	rules, err := w.Store.Rules(ctx)
 	if err != nil {
 		return err
@@ -319,11 +327,13 @@ func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycl
 	if err := w.putCoverage(ctx, im.Repository, im.Digest, cov.Reason, cov, warnings, now); err != nil {
 		return err
 	}
-	return w.Store.UpdateFindings(ctx, im.Repository, im.Digest, func(existing []store.Finding) (store.FindingsUpdate, error) {
+	var final []store.Finding
+	err = w.Store.UpdateFindings(ctx, im.Repository, im.Digest, func(existing []store.Finding) (store.FindingsUpdate, error) {
 		changed, evts, err := rc.Scan(existing, observed, rules, fctx, now)
 		if err != nil {
 			return store.FindingsUpdate{}, err
 		}
+		final = merge(existing, changed)
 		scanStatus := events.ScanRescanDone
 		if initial {
 			scanStatus = events.ScanInitialDone
@@ -347,6 +357,11 @@ func (w *Worker) apply(ctx context.Context, im *store.Image, observed []lifecycl
 			Events: evts,
 		}, nil
 	})
+	if err != nil {
+		return err
+	}
+	w.attach(ctx, im, r, inv, final)
+	return nil
 }
 
 // merge is the image's findings after the changes are written.
