@@ -684,7 +684,7 @@ func loadPartition(ctx context.Context, tx *sql.Tx, p Partition, open func(Parti
 		return err
 	}
 	defer rc.Close()
-	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(32<<20))
 	if err != nil {
 		return fmt.Errorf("vulndb: install %s: %w", p.Name, err)
 	}

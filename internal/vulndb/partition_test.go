@@ -192,3 +192,41 @@ func samePartitions(t *testing.T, ctx context.Context, d *Dir, ex *Export) {
 		}
 	}
 }
+
+// TestDBPullPartitionsCoverSchema: every table of the database is carried
+// by a partition or by the snapshot, so that a table added to the schema
+// cannot be silently left out of what is published.
+func TestDBPullPartitionsCoverSchema(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Import(ctx, []string{testenv.Shared(t, "vulndb/kev")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, d.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	// advisories, affected and aliases: advisories/FEED; epss, kev and
+	// nvd: their own; meta and sources: the snapshot and the record of
+	// the installation.
+	if got, want := strings.Join(tables, " "), "advisories affected aliases epss kev meta nvd sources"; got != want {
+		t.Errorf("the database has tables %s; partitions carry %s: carry the new ones in partition.go", got, want)
+	}
+}
