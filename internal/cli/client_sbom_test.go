@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/vigilsec/vigil/internal/apiclient"
+	"github.com/vigilsec/vigil/internal/server"
 
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/testenv"
@@ -118,14 +123,18 @@ func TestClientScanSbomCycloneDX15(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"components"`
 		Vulnerabilities []struct {
-			ID      string `json:"id"`
-			Ratings []struct {
+			ID         string                         `json:"id"`
+			Properties []struct{ Name, Value string } `json:"properties"`
+			Ratings    []struct {
 				Source   struct{ Name string } `json:"source"`
 				Score    *float64              `json:"score"`
 				Severity string                `json:"severity"`
 			} `json:"ratings"`
 			Affects []struct {
-				Ref string `json:"ref"`
+				Ref   string `json:"ref"`
+				Range []struct {
+					Version, Status string
+				} `json:"versions"`
 			} `json:"affects"`
 		} `json:"vulnerabilities"`
 	}
@@ -173,6 +182,28 @@ func TestClientScanSbomCycloneDX15(t *testing.T) {
 		t.Fatal("no vulnerabilities locally: the comparison proves nothing")
 	}
 	sameFindings(t, "ScanSbom CYCLONE_DX_1_5", g, w)
+	// Inspector's fixed_version:<bom-ref> for every fixed version.
+	fixed := 0
+	for _, v := range got.Vulnerabilities {
+		has := map[string]string{}
+		for _, p := range v.Properties {
+			has[p.Name] = p.Value
+		}
+		for _, a := range v.Affects {
+			for _, r := range a.Range {
+				if r.Status != "unaffected" {
+					continue
+				}
+				fixed++
+				if has["amazon:inspector:sbom_scanner:fixed_version:"+a.Ref] != r.Version {
+					t.Errorf("%s: fixed in %s for %s, but fixed_version:%s is %q", v.ID, r.Version, a.Ref, a.Ref, has["amazon:inspector:sbom_scanner:fixed_version:"+a.Ref])
+				}
+			}
+		}
+	}
+	if fixed == 0 {
+		t.Error("no vulnerability of the app image has a fixed version")
+	}
 	props := map[string]string{}
 	for _, p := range got.Metadata.Properties {
 		props[p.Name] = p.Value
@@ -199,6 +230,8 @@ func TestClientScanSbomRefusals(t *testing.T) {
 		{"", ok, http.StatusUnauthorized, "token"},
 		{store.RoleReadOnly, ok, http.StatusForbidden, "read-only"},
 		{store.RolePipeline, ok, http.StatusOK, ""},
+		{store.RolePipeline, strings.Replace(ok, `"1.5"`, `"1.4"`, 1), http.StatusOK, ""},
+		{store.RolePipeline, strings.Replace(ok, `"1.5"`, `"1.6"`, 1), http.StatusOK, ""},
 		{store.RoleAdmin, `{"sbom":` + cdx + `,"outputFormat":"INSPECTOR"}`, http.StatusOK, ""},
 		{store.RolePipeline, `{"sbom":{"bomFormat":"CycloneDX","specVersion":"1.3","components":[]}}`, http.StatusBadRequest, `specVersion \"1.3\" is not supported`},
 		{store.RolePipeline, `{"sbom":{"spdxVersion":"SPDX-2.2","packages":[]}}`, http.StatusBadRequest, `spdxVersion \"SPDX-2.2\" is not supported`},
@@ -235,28 +268,32 @@ func TestClientModeRefusals(t *testing.T) {
 }
 
 // TestClientModeServerSuppressions: the server's suppression rules apply
-// to a client-mode scan as to a pushed image's findings: the finding
-// they match is listed as ignored, naming the rule, and no longer counts
-// for thresholds.
+// to a client-mode scan as to a pushed image's findings, judged as the
+// repository --repository names: the finding a rule matches is listed as
+// ignored, naming the rule, and no longer counts for thresholds; a rule
+// of another repository leaves it be.
 func TestClientModeServerSuppressions(t *testing.T) {
 	cs := newClientServer(t)
 	src := "oci:" + testenv.Image(t, "alpine-3.7.3") + ":latest"
-	code, _, _ := cs.client(t, store.RolePipeline, "scan", src, "--fail-on", "critical")
-	if code != ExitVulnerable {
-		t.Fatalf("before the rule: exit %d, want %d (CVE-2019-14697 in musl is critical)", code, ExitVulnerable)
-	}
 	c, err := apiclient.New(cs.url, cs.tokens[store.RoleAdmin], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.CreateSuppression(context.Background(), apiclient.SuppressionRequest{Name: "musl-accepted", Reason: "no untrusted input reaches musl's iconv here",
-		FilterCriteria: store.FilterCriteria{VulnerabilityID: []store.StringFilter{{Comparison: "EQUALS", Value: "CVE-2019-14697"}}}})
+		FilterCriteria: store.FilterCriteria{
+			VulnerabilityID:        []store.StringFilter{{Comparison: "EQUALS", Value: "CVE-2019-14697"}},
+			EcrImageRepositoryName: []store.StringFilter{{Comparison: "EQUALS", Value: "team/app"}},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := cs.client(t, store.RolePipeline, "scan", src, "--format", "json", "--fail-on", "critical")
+	code, _, errs := cs.client(t, store.RolePipeline, "scan", src, "--fail-on", "critical", "--repository", "team/other")
+	if code != ExitVulnerable {
+		t.Fatalf("another repository's rule: exit %d, want %d (CVE-2019-14697 in musl is critical)\n%s", code, ExitVulnerable, errs)
+	}
+	code, out, errs := cs.client(t, store.RolePipeline, "scan", src, "--format", "json", "--fail-on", "critical", "--repository", "team/app")
 	if code != 0 {
-		t.Fatalf("after the rule: exit %d\n%s", code, errs)
+		t.Fatalf("the repository's rule: exit %d\n%s", code, errs)
 	}
 	var doc struct {
 		Findings []struct{ ID string }
@@ -284,6 +321,79 @@ func TestClientModeServerSuppressions(t *testing.T) {
 	}
 	if n == 0 {
 		t.Errorf("CVE-2019-14697 is not listed as ignored: %+v", doc.Ignored)
+	}
+
+	// ScanSbom names no repository: a rule without one applies to it.
+	_, sbomDoc, _ := cs.local("sbom", src, "--format", "cyclonedx")
+	body, _ := json.Marshal(map[string]any{"sbom": json.RawMessage(sbomDoc), "outputFormat": "INSPECTOR"})
+	before := inspectorFindings(t, func() []byte { _, b := cs.scanSBOM(t, store.RolePipeline, body); return b }())
+	_, err = c.CreateSuppression(context.Background(), apiclient.SuppressionRequest{Name: "musl-everywhere", Reason: "accepted for every repository",
+		FilterCriteria: store.FilterCriteria{VulnerabilityID: []store.StringFilter{{Comparison: "EQUALS", Value: "CVE-2019-14697"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := inspectorFindings(t, func() []byte { _, b := cs.scanSBOM(t, store.RolePipeline, body); return b }())
+	count := func(m map[string]string) int {
+		n := 0
+		for k := range m {
+			if strings.HasPrefix(k, "CVE-2019-14697 ") {
+				n++
+			}
+		}
+		return n
+	}
+	if count(before) == 0 || count(after) != 0 {
+		t.Errorf("ScanSbom: CVE-2019-14697 in %d packages before the rule, %d after; want some, then none", count(before), count(after))
+	}
+}
+
+// TestClientModeServerWithoutDatabase: a server with no vulnerability
+// database answers the scan routes 503 NO_DATABASE, and client mode
+// exits 4, as a local scan without a database does.
+func TestClientModeServerWithoutDatabase(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: t.TempDir(),
+		TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	file, err := srv.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	cs := &clientServer{url: hs.URL, tokens: map[string]string{store.RoleAdmin: strings.TrimSpace(string(admin))}}
+	status, answer := cs.scanSBOM(t, store.RoleAdmin, []byte(`{"sbom":{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}}`))
+	if status != http.StatusServiceUnavailable || !strings.Contains(string(answer), "NO_DATABASE") {
+		t.Errorf("ScanSbom: %d %s, want 503 NO_DATABASE", status, answer)
+	}
+	code, _, errs := cs.client(t, store.RoleAdmin, "scan", "oci:"+testenv.Image(t, "alpine-3.7.3")+":latest")
+	if code != ExitStaleDB || !strings.Contains(errs, "no vulnerability database") {
+		t.Errorf("client mode: exit %d, want %d\n%s", code, ExitStaleDB, errs)
+	}
+}
+
+// TestClientRepositoryOf: the repository suppression rules judge a
+// client-mode scan as, by default: a registry reference's, none for
+// other sources.
+func TestClientRepositoryOf(t *testing.T) {
+	for ref, want := range map[string]string{
+		"vigil.example:5000/team/app:1.4":                                   "team/app",
+		"registry:vigil.example/team/app@sha256:" + strings.Repeat("a", 64): "team/app",
+		"oci:./layout:latest":                                               "",
+		"archive:app.tar":                                                   "",
+		"sbom:app.cdx.json":                                                 "",
+		".":                                                                 "",
+	} {
+		if got := repositoryOf(ref); got != want {
+			t.Errorf("repositoryOf(%q) = %q, want %q", ref, got, want)
+		}
 	}
 }
 
