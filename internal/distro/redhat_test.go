@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestRPMReleases detects RHEL 7, 8 and 9, UBI 8, Oracle Linux 8 and 9,
+// TestRPMReleases detects RHEL 7, 8 and 9, UBI 8, Oracle Linux 7, 8 and 9,
 // SLES 15, openSUSE Leap 15 and Photon OS from their real os-release
 // files (provenance in testdata/os-release/README.md). UBI images carry
 // RHEL's own os-release: they are RHEL to every scanner, and Red Hat's
@@ -17,6 +17,7 @@ func TestRPMReleases(t *testing.T) {
 		"rhel-8":           {"rhel", "8.1", "Red Hat Enterprise Linux"},
 		"rhel-9":           {"rhel", "9.0", "Red Hat Enterprise Linux"},
 		"ubi-8":            {"rhel", "8.0", "Red Hat Enterprise Linux"},
+		"ol-7":             {"ol", "7.7", "Oracle Linux Server"},
 		"ol-8":             {"ol", "8.3", "Oracle Linux Server"},
 		"ol-9":             {"ol", "9.2", "Oracle Linux Server"},
 		"sles-15":          {"sles", "15.2", "SLES"},

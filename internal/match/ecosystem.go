@@ -142,6 +142,9 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 			return "", false
 		}
 		return vuln.RedHatEcosystemPrefix + "enterprise_linux:" + major, t == inventory.RPM
+	case "ol":
+		// Oracle Linux's ELSA OVAL, per major release.
+		return "Oracle Linux:" + major, t == inventory.RPM
 	case "sles", "opensuse-leap", "opensuse-tumbleweed":
 		// SUSE's products (see suseEcosystems); the first stands for
 		// them.

@@ -23,6 +23,7 @@ import (
 	"github.com/vigilsec/vigil/internal/vulndb/kev"
 	"github.com/vigilsec/vigil/internal/vulndb/nvd"
 	"github.com/vigilsec/vigil/internal/vulndb/osv"
+	"github.com/vigilsec/vigil/internal/vulndb/oval"
 	"github.com/vigilsec/vigil/internal/vulndb/updateinfo"
 )
 
@@ -429,6 +430,13 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			return add(a)
 		})
 		feedDate = arch.Newest
+	case KindOracleOVAL:
+		var meta oval.Meta
+		meta, errs, err = oval.ParseOracle(bufio.NewReader(file), func(a *vuln.Advisory) error {
+			a.Source = f.Source.Name
+			return add(a)
+		})
+		feedDate = meta.Timestamp
 	default:
 		return fmt.Errorf("vulndb: feed %s: unknown kind %q", f.Source.Name, f.Source.Kind)
 	}

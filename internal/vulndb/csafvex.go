@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"fmt"
 	"io"
@@ -14,12 +15,15 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/vulndb/csaf"
+	"github.com/vigilsec/vigil/internal/vulndb/oval"
 )
 
 // The feeds of Red Hat's and SUSE's CSAF VEX documents.
 const (
 	redHatVEXName = "redhat/vex"
 	suseVEXName   = "suse/vex"
+	// oracleOVALName is the feed of Oracle Linux's ELSA OVAL.
+	oracleOVALName = "oracle/elsa"
 )
 
 // fetchRedHatVEX follows Red Hat's VEX directory as its own tooling does:
@@ -131,4 +135,20 @@ func csafVendor(p string) string {
 		return ""
 	}
 	return csaf.Vendor(head[:n])
+}
+
+// isOracleOVAL recognises Oracle's ELSA OVAL document, bzip2-compressed or
+// not.
+func isOracleOVAL(p string, head []byte) bool {
+	if bytes.HasPrefix(head, []byte("BZh")) {
+		f, err := os.Open(p)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		inner := make([]byte, 4096)
+		n, _ := io.ReadFull(bzip2.NewReader(f), inner)
+		head = inner[:n]
+	}
+	return oval.IsOracle(head)
 }

@@ -47,7 +47,9 @@ type ImportReport struct {
 //   - Red Hat's CSAF VEX archive (csaf_vex_YYYY-MM-DD.tar.zst) and
 //     SUSE's (csaf-vex.tar.bz2), or VEX documents (cve-YYYY-NNNN.json)
 //     anywhere under a directory: each vendor's make one feed,
-//     redhat/vex or suse/vex.
+//     redhat/vex or suse/vex;
+//   - Oracle Linux's ELSA OVAL (com.oracle.elsa-all.xml, bzip2-compressed
+//     or not), as the feed oracle/elsa.
 //
 // Feeds already present that are not among the imported ones stay. As with
 // Update, nothing changes unless every file is read and the database built.
@@ -264,6 +266,9 @@ func classifyFile(p string) (candidate, bool, error) {
 	}
 	if src, ok := vexArchiveSource(p, head); ok {
 		return candidate{path: p, source: src}, true, nil
+	}
+	if isOracleOVAL(p, head) {
+		return candidate{path: p, source: Source{Name: oracleOVALName, Kind: KindOracleOVAL}}, true, nil
 	}
 	c := candidate{path: p}
 	switch {

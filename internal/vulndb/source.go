@@ -36,13 +36,16 @@ const (
 	// KindSUSEVEX is SUSE's CSAF VEX documents, as the tar SUSE
 	// publishes (csaf-vex.tar.bz2).
 	KindSUSEVEX Kind = "suse-csaf-vex"
+	// KindOracleOVAL is Oracle Linux's errata (ELSA) in OVAL,
+	// com.oracle.elsa-all.xml.bz2.
+	KindOracleOVAL Kind = "oracle-oval"
 )
 
 // priority orders kinds when two feeds publish a record with the same id:
 // a distribution's own tracker is preferred over a copy of it.
 var priority = map[Kind]int{
 	KindDebianTracker: 0, KindDSA: 1, KindDLA: 2, KindAlpine: 3, KindOSV: 4,
-	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9, KindSUSEVEX: 10,
+	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9, KindSUSEVEX: 10, KindOracleOVAL: 11,
 }
 
 // Source is one feed: where update downloads it and what format it is in.
@@ -82,6 +85,8 @@ type Upstream struct {
 	RedHatVEX string `yaml:"redhatVEX"`
 	// SUSEVEX is SUSE's archive of CSAF VEX documents (SLES, openSUSE).
 	SUSEVEX string `yaml:"suseVEX"`
+	// OracleOVAL is Oracle Linux's ELSA OVAL document.
+	OracleOVAL string `yaml:"oracleOVAL"`
 }
 
 // UpdateInfoRepo is one repository publishing updateinfo.xml.
@@ -121,8 +126,9 @@ func DefaultUpstream() Upstream {
 			{Name: "amazon/2", MirrorList: "http://amazonlinux.default.amazonaws.com/2/core/latest/x86_64/mirror.list"},
 			{Name: "amazon/2023", MirrorList: "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list"},
 		},
-		RedHatVEX: "https://security.access.redhat.com/data/csaf/v2/vex",
-		SUSEVEX:   "https://ftp.suse.com/pub/projects/security/csaf-vex.tar.bz2",
+		RedHatVEX:  "https://security.access.redhat.com/data/csaf/v2/vex",
+		SUSEVEX:    "https://ftp.suse.com/pub/projects/security/csaf-vex.tar.bz2",
+		OracleOVAL: "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2",
 	}
 }
 
@@ -167,6 +173,9 @@ func (u Upstream) Sources() []Source {
 	}
 	if u.SUSEVEX != "" {
 		out = append(out, Source{Name: suseVEXName, Kind: KindSUSEVEX, URL: u.SUSEVEX})
+	}
+	if u.OracleOVAL != "" {
+		out = append(out, Source{Name: oracleOVALName, Kind: KindOracleOVAL, URL: u.OracleOVAL})
 	}
 	return out
 }

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	ovalComment  = regexp.MustCompile(`comment="([^"]*)"`)
+	ovalPlatform = regexp.MustCompile(`<platform>Oracle Linux (\d+)</platform>`)
+	ovalELSA     = regexp.MustCompile(`ref_id="(ELSA-[^"]+)"`)
+)
+
+// TestScanOracleLinux builds Oracle Linux 7 and 8 roots (their real
+// os-release files) with packages versioned around the fixes of three real
+// ELSA OVAL definitions — ELSA-2022-4803 (rsyslog, fixed at
+// 8.24.0-57.0.1.el7_9.3 on x86_64 and 57.0.4 on aarch64), ELSA-2024-2961
+// (osbuild, two rebuilds either of which the criteria accept) — and checks
+// each package is reported for exactly the ELSAs whose x86_64 (or
+// architecture-less) fix rpm orders after it.
+func TestScanOracleLinux(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"VIGIL_CACHE_DIR": dir, "HOME": dir}
+	doc, err := os.ReadFile("../vulndb/oval/testdata/elsa-per-arch.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := filepath.Join(dir, "mirror")
+	os.MkdirAll(mirror, 0o755)
+	if err := os.WriteFile(filepath.Join(mirror, "com.oracle.elsa-all.xml"), doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runVigilEnv(t, env, "db", "import", mirror)
+	status, _ := runVigilEnv(t, env, "db", "status")
+	if !strings.Contains(status, "oracle/elsa") || !strings.Contains(status, "oracle-oval") {
+		t.Errorf("db status lacks oracle/elsa:\n%s", status)
+	}
+
+	// The fixes, read from the criterion comments line by line: those
+	// under "Oracle Linux arch is x86_64", or of definitions naming no
+	// architecture.
+	type fixKey struct{ release, name string }
+	fixes := map[fixKey]map[string][]string{} // → ELSA → EVRs
+	for _, def := range strings.Split(string(doc), "<definition ")[1:] {
+		rel := ovalPlatform.FindStringSubmatch(def)
+		elsa := ovalELSA.FindStringSubmatch(def)
+		if rel == nil || elsa == nil {
+			continue
+		}
+		perArch := strings.Contains(def, "Oracle Linux arch is ")
+		arch := ""
+		for _, m := range ovalComment.FindAllStringSubmatch(def, -1) {
+			c := m[1]
+			if a, ok := strings.CutPrefix(c, "Oracle Linux arch is "); ok {
+				arch = a
+				continue
+			}
+			name, evr, ok := strings.Cut(c, " is earlier than ")
+			if !ok || perArch && arch != "x86_64" {
+				continue
+			}
+			k := fixKey{rel[1], name}
+			if fixes[k] == nil {
+				fixes[k] = map[string][]string{}
+			}
+			fixes[k][elsa[1]] = append(fixes[k][elsa[1]], strings.TrimPrefix(evr, "0:"))
+		}
+	}
+
+	for _, c := range []struct {
+		release, osRelease string
+		pkgs               []rpmPkg
+	}{
+		{"7", "ol-7", []rpmPkg{
+			{"rsyslog", "0", "8.24.0", "57.0.1.el7_9.3"}, // x86_64's fix; older than aarch64's
+			{"rsyslog-doc", "0", "8.24.0", "57.el7_9.2"},
+			{"rsyslog-kafka", "0", "8.24.0", "57.0.2.el7_9.3"},
+		}},
+		{"8", "ol-8", []rpmPkg{
+			{"osbuild", "0", "110", "1.el8"}, // one rebuild's fix, older than the other's
+			{"osbuild-composer", "0", "101", "1.el8"},
+			{"python3-osbuild", "0", "109", "1.el8"},
+			{"vigil-unrelated", "0", "1.0", "1"},
+		}},
+	} {
+		t.Run(c.osRelease, func(t *testing.T) {
+			root := buildRPMRoot(t, "../distro/testdata/os-release/"+c.osRelease, c.pkgs)
+			type cand struct{ pkg, elsa string }
+			var cands []cand
+			var pairs [][2]string
+			for _, p := range c.pkgs {
+				for elsa, evrs := range fixes[fixKey{c.release, p.name}] {
+					for _, evr := range evrs {
+						cands = append(cands, cand{p.name, elsa})
+						pairs = append(pairs, [2]string{p.evr(), evr})
+					}
+				}
+			}
+			want := map[string]bool{}
+			kinds := map[int]int{}
+			for i, r := range rpmVercmp(t, pairs) {
+				kinds[r]++
+				if r < 0 {
+					want[cands[i].pkg+" "+cands[i].elsa] = true
+				}
+			}
+			if c.release == "7" {
+				// aarch64's fix would report the x86_64 rsyslog.
+				if r := rpmVercmp(t, [][2]string{{"8.24.0-57.0.1.el7_9.3", "8.24.0-57.0.4.el7_9.3"}}); r[0] >= 0 {
+					t.Fatal("rpm orders the x86_64 fix at or after aarch64's: the case proves nothing")
+				}
+			}
+			if kinds[-1] == 0 || kinds[0] == 0 {
+				t.Fatalf("rpm's answers %v lack a case", kinds)
+			}
+			out, errs := runVigilEnv(t, env, "scan", "dir:"+root, "--format", "json", "--db-max-age", "1000000h")
+			var rep struct {
+				Distro struct {
+					ID string `json:"id"`
+				} `json:"distro"`
+				Findings []struct {
+					ID        string   `json:"id"`
+					Aliases   []string `json:"aliases"`
+					Related   []string `json:"related"`
+					Ecosystem string   `json:"ecosystem"`
+					Package   struct {
+						Name string `json:"name"`
+					} `json:"package"`
+				} `json:"findings"`
+				Coverage struct {
+					Reason string `json:"reason"`
+				} `json:"coverage"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, errs)
+			}
+			got := map[string]bool{}
+			for _, f := range rep.Findings {
+				if f.Ecosystem != "Oracle Linux:"+c.release {
+					t.Errorf("%s: ecosystem %s", f.ID, f.Ecosystem)
+				}
+				for _, id := range append(append([]string{f.ID}, f.Aliases...), f.Related...) {
+					if strings.HasPrefix(id, "ELSA-") {
+						got[f.Package.Name+" "+id] = true
+					}
+				}
+			}
+			if fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) || len(want) == 0 {
+				t.Errorf("reported %v\nrpm says %v", sortedKeys(got), sortedKeys(want))
+			}
+			if rep.Distro.ID != "ol" || rep.Coverage.Reason == "UNSUPPORTED_OS" {
+				t.Errorf("distro %s, coverage %s", rep.Distro.ID, rep.Coverage.Reason)
+			}
+			t.Logf("rpm: %v; reported %v", kinds, sortedKeys(got))
+		})
+	}
+}
