@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -42,5 +45,27 @@ func TestBaselineGateFlags(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, c.want) {
 			t.Errorf("--db-version %s: exit %d, want 1 and %q\n%s%s", c.version, code, c.want, out, errs)
 		}
+	}
+}
+
+// TestBaselineConfigFile: the configuration file's gate policies take
+// newFindingsOnly and db.keepVersions reaches the server.
+func TestBaselineConfigFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	yaml := "db:\n  keepVersions: 9\ngate:\n  policies:\n    - {name: changes, repository: 'team/*', maxCritical: 0, newFindingsOnly: true}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{env: Env{Getenv: func(string) string { return "" }}, cfg: cfg}
+	sc, err := a.serverConfig(&serverFlags{data: t.TempDir(), dbDir: t.TempDir()}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.GatePolicies) != 1 || !sc.GatePolicies[0].NewFindingsOnly || sc.KeepDBVersions != 9 {
+		t.Errorf("policies %+v, keep %d", sc.GatePolicies, sc.KeepDBVersions)
 	}
 }

@@ -283,10 +283,11 @@ func (g *Gate) judge(ctx context.Context, repository, digest string, o JudgeOpti
 	}
 	switch im.ScanStatus {
 	case store.ScanComplete:
-		fs, version, err := g.imageFindings(ctx, im, o)
+		fs, version, judged, err := g.imageFindings(ctx, im, o)
 		if err != nil {
 			return j, err
 		}
+		im = judged
 		fs, prev, note, err := g.newOnly(ctx, p, im, o.Stage, fs)
 		if err != nil {
 			return j, err

@@ -31,9 +31,10 @@ var ErrDBVersion = errors.New("gate: database version not kept")
 
 // Rematcher matches an image's stored inventory again against a kept
 // database version, giving the findings it would have, suppression
-// rules applied, as the store holds findings.
+// rules applied, as the store holds findings, and the image as that
+// match would leave it (its scan reason and message: its coverage).
 type Rematcher interface {
-	Rematch(ctx context.Context, im *store.Image, dbVersion string) ([]store.Finding, error)
+	Rematch(ctx context.Context, im *store.Image, dbVersion string) ([]store.Finding, *store.Image, error)
 }
 
 // JudgeWith is Judge with options.
@@ -41,18 +42,19 @@ func (g *Gate) JudgeWith(ctx context.Context, repository, digest string, o Judge
 	return g.judge(ctx, repository, digest, o)
 }
 
-// imageFindings are the findings an image is judged by, and the database
-// version they were matched with.
-func (g *Gate) imageFindings(ctx context.Context, im *store.Image, o JudgeOptions) ([]store.Finding, string, error) {
+// imageFindings are the findings an image is judged by, the database
+// version they were matched with, and the image as judged: with a pinned
+// version, its coverage is that version's.
+func (g *Gate) imageFindings(ctx context.Context, im *store.Image, o JudgeOptions) ([]store.Finding, string, *store.Image, error) {
 	if o.DBVersion == "" {
 		fs, err := g.findings(ctx, im.Repository, im.Digest)
-		return fs, im.DBVersion, err
+		return fs, im.DBVersion, im, err
 	}
 	if g.Rematcher == nil {
-		return nil, "", fmt.Errorf("%w: this server keeps no database versions", ErrDBVersion)
+		return nil, "", nil, fmt.Errorf("%w: this server keeps no database versions", ErrDBVersion)
 	}
-	fs, err := g.Rematcher.Rematch(ctx, im, o.DBVersion)
-	return fs, o.DBVersion, err
+	fs, as, err := g.Rematcher.Rematch(ctx, im, o.DBVersion)
+	return fs, o.DBVersion, as, err
 }
 
 // newOnly leaves out, under p's newFindingsOnly, the findings the last

@@ -127,13 +127,19 @@ type rematcher struct {
 	worker *worker.Worker
 }
 
-func (r rematcher) Rematch(ctx context.Context, im *store.Image, version string) ([]store.Finding, error) {
+func (r rematcher) Rematch(ctx context.Context, im *store.Image, version string) ([]store.Finding, *store.Image, error) {
 	db, err := r.kept.open(ctx, version)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer db.Close()
-	return r.worker.Rematch(ctx, db, im)
+	m, err := r.worker.Rematch(ctx, db, im)
+	if err != nil {
+		return nil, nil, err
+	}
+	as := *im
+	as.ScanReason, as.ScanMessage, as.DBVersion = m.ScanReason, m.ScanMessage, version
+	return m.Findings, &as, nil
 }
 
 func copyFile(from, to string) error {
