@@ -132,6 +132,41 @@ func TestScanMalicious(t *testing.T) {
 		}
 	}
 
+	// Neither a VEX statement nor --ignore-unfixed or --severity hides it.
+	vex := filepath.Join(t.TempDir(), "mal.openvex.json")
+	os.WriteFile(vex, []byte(`{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.com/vex/1",
+  "author": "security@example.com",
+  "timestamp": "2026-11-01T00:00:00Z",
+  "version": 1,
+  "statements": [{
+    "vulnerability": {"name": "MAL-2022-9"},
+    "products": [{"@id": "pkg:npm/0-dns"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_in_execute_path"
+  }]
+}`), 0o644)
+	out, _ = runVigilEnv(t, env, "scan", root, "--format", "json", "--vex", vex, "--ignore-unfixed", "--severity", "CRITICAL")
+	var filtered struct {
+		Findings, Ignored []struct{ ID, Type string }
+	}
+	if err := json.Unmarshal([]byte(out), &filtered); err != nil {
+		t.Fatal(err)
+	}
+	kept := false
+	for _, f := range filtered.Findings {
+		kept = kept || f.ID == "MAL-2022-9" && f.Type == "MALICIOUS_PACKAGE"
+	}
+	for _, f := range filtered.Ignored {
+		if f.ID == "MAL-2022-9" {
+			kept = false
+		}
+	}
+	if !kept {
+		t.Errorf("VEX, --ignore-unfixed or --severity hid MAL-2022-9: %+v", filtered)
+	}
+
 	ignore := filepath.Join(t.TempDir(), "ignore.yaml")
 	os.WriteFile(ignore, []byte("ignore:\n  - id: MAL-2022-9\n    reason: not affected, we trust it\n"), 0o644)
 	code, _, errs := runVigilCode(env, "scan", root, "--max-critical", "1000", "--allow-partial-coverage", "--ignorefile", ignore)

@@ -191,6 +191,10 @@ func TestBinaryWants(t *testing.T) {
 		{"usr/local/bin/python3-config", 0o755, 4 << 10, false},
 		{"usr/lib/x86_64-linux-gnu/libcrypto.so.3", 0o644, 4 << 20, true},
 		{"usr/bin/curl", 0o755, 300 << 10, true},
+		{"usr/local/lib/libcurl.so.4.8.0", 0o644, 600 << 10, true},
+		{"usr/local/bin/openssl", 0o755, 900 << 10, true},
+		{"usr/local/lib/libssl.so.3", 0o644, 600 << 10, true},
+		{"bin/busybox", 0o755, 2 << 20, true},
 		{"opt/java/openjdk/release", 0o644, 1200, true},
 		{"opt/java/openjdk/release", 0o644, 1 << 20, false},
 		{"usr/local/go/VERSION", 0o644, 40, true},
@@ -234,4 +238,19 @@ func TestBinaryChunkBoundary(t *testing.T) {
 			t.Errorf("at %d: %+v, %v", at, ms, err)
 		}
 	}
+}
+
+// TestBinaryCurl reads Debian's curl at the version curl --version
+// reports; a dynamically linked curl holds no OpenSSL version of its own.
+func TestBinaryCurl(t *testing.T) {
+	bin := testenv.Tool(t, "curl")
+	f := strings.Fields(run(t, bin, "--version"))
+	if len(f) < 2 || f[0] != "curl" {
+		t.Fatalf("curl --version: %q", f)
+	}
+	pkgs := catalog(t, "usr/local/bin/curl", bin)
+	if len(pkgs) != 1 {
+		t.Errorf("%+v, want curl alone", pkgs)
+	}
+	wantPackage(t, pkgs, "curl", f[1], "cpe:2.3:a:haxx:curl:"+f[1]+":*:*:*:*:*:*:*")
 }
