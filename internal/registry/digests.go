@@ -277,3 +277,80 @@ func (r *Registry) mountAlias(w http.ResponseWriter, req *http.Request, rt route
 	}
 	return true
 }
+
+// Tags of manifests pushed by sha512. A tag points at the manifest's
+// sha256 revision, as the library keeps it; Vigil notes the digest the
+// client pushed it by, under /vigil/tagdigests/NAME/TAG, so that a GET or
+// HEAD by the tag answers with that digest while the tag still names the
+// same manifest.
+
+func tagDigestPath(repository, tag string) string {
+	return path.Join("/vigil/tagdigests", repository, tag)
+}
+
+// noteTagAlias records that tag was pushed with the digest alias.
+func (r *Registry) noteTagAlias(ctx context.Context, repository, tag string, alias digest.Digest) error {
+	if err := r.driver.PutContent(ctx, tagDigestPath(repository, tag), []byte(alias.String())); err != nil {
+		return fmt.Errorf("registry: noting the digest of %s:%s: %w", repository, tag, err)
+	}
+	return nil
+}
+
+// tagAlias returns the digest tag was pushed with and the sha256 digest
+// it then named, "" when it was pushed by sha256 or the record is gone.
+func (r *Registry) tagAlias(ctx context.Context, repository, tag string) (alias, canonical digest.Digest) {
+	raw, err := r.driver.GetContent(ctx, tagDigestPath(repository, tag))
+	if err != nil {
+		return "", ""
+	}
+	a, err := digest.Parse(string(raw))
+	if err != nil {
+		return "", ""
+	}
+	link, err := r.driver.GetContent(ctx, revisionLinkPath(repository, a))
+	if err != nil {
+		return "", ""
+	}
+	c, err := digest.Parse(string(link))
+	if err != nil {
+		return "", ""
+	}
+	return a, c
+}
+
+// tagAliasWriter answers a GET or HEAD by tag with the digest the tag was
+// pushed with, when the tag still names that manifest.
+type tagAliasWriter struct {
+	http.ResponseWriter
+	alias, canonical digest.Digest
+	wrote            bool
+}
+
+func (a *tagAliasWriter) WriteHeader(status int) {
+	if !a.wrote {
+		a.wrote = true
+		h := a.Header()
+		if h.Get("Docker-Content-Digest") == a.canonical.String() {
+			h.Set("Docker-Content-Digest", a.alias.String())
+			if h.Get("Etag") != "" {
+				h.Set("Etag", `"`+a.alias.String()+`"`)
+			}
+		}
+	}
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *tagAliasWriter) Write(p []byte) (int, error) {
+	if !a.wrote {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(p)
+}
+
+func (a *tagAliasWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (a *tagAliasWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }

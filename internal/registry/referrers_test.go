@@ -370,6 +370,11 @@ func TestReferrersSHA512(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != d512 || string(body) != raw {
 		t.Fatalf("GET by %s: %s, Docker-Content-Digest %q", d512, resp.Status, resp.Header.Get("Docker-Content-Digest"))
 	}
+	// A GET by the tag regctl pushed with ?digest=sha512 answers with it.
+	resp, _ = tr.do(t, http.MethodHead, "/v2/team/app/manifests/512", pushToken, "", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != d512 {
+		t.Errorf("HEAD by tag 512: %s, Docker-Content-Digest %q, want %s", resp.Status, resp.Header.Get("Docker-Content-Digest"), d512)
+	}
 	// The push is recorded under the manifest's sha256 digest, as Vigil
 	// keeps every image.
 	if _, ok := log.find(digest.FromString(raw).String()); !ok {
@@ -406,5 +411,44 @@ func TestReferrersSHA512(t *testing.T) {
 		if resp, _ := tr.do(t, http.MethodGet, "/v2/team/app/manifests/"+d, pushToken, "", nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s after deleting by sha512: %s", d, resp.Status)
 		}
+	}
+}
+
+// TestReferrersTagParams: a manifest PUT by digest with tag parameters
+// tags it with each, says so in OCI-Tag and reports each tag to OnPush; a
+// parameter that is not a tag is refused before anything is stored.
+func TestReferrersTagParams(t *testing.T) {
+	log := &pushLog{}
+	tr := openRegistry(t, log)
+	pushRandomImage(t, tr, "team/app:base")
+	resp, raw := tr.do(t, http.MethodGet, "/v2/team/app/manifests/base", pushToken, "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatal(resp.Status)
+	}
+	mt := resp.Header.Get("Content-Type")
+	d := digest.FromBytes(raw).String()
+	resp, body := tr.do(t, http.MethodPut, "/v2/team/app/manifests/"+d+"?tag=1.0&tag=..bad", pushToken, mt, raw)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "TAG_INVALID") {
+		t.Errorf("PUT with an invalid tag parameter: %s %s", resp.Status, body)
+	}
+	resp, body = tr.do(t, http.MethodPut, "/v2/team/app/manifests/"+d+"?tag=1.0&tag=stable", pushToken, mt, raw)
+	if resp.StatusCode != http.StatusCreated || !slices.Equal(resp.Header.Values("OCI-Tag"), []string{"1.0", "stable"}) {
+		t.Fatalf("PUT with tag parameters: %s, OCI-Tag %q: %s", resp.Status, resp.Header.Values("OCI-Tag"), body)
+	}
+	home := t.TempDir()
+	tags := strings.Fields(run(t, home, "crane", "ls", "--insecure", tr.host+"/team/app"))
+	if !slices.Equal(tags, []string{"1.0", "base", "stable"}) {
+		t.Errorf("crane ls: %v", tags)
+	}
+	log.mu.Lock()
+	var pushedTags []string
+	for _, p := range log.pushes {
+		if p.Digest == d {
+			pushedTags = append(pushedTags, p.Tag)
+		}
+	}
+	log.mu.Unlock()
+	if !slices.Equal(pushedTags, []string{"base", "", "1.0", "stable"}) {
+		t.Errorf("OnPush was told of tags %q", pushedTags)
 	}
 }

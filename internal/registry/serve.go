@@ -93,6 +93,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		w = &aliasWriter{ResponseWriter: w, repository: rt.repository, alias: alias}
 	}
+	if rt.name == v2.RouteNameManifest && (req.Method == http.MethodGet || req.Method == http.MethodHead) && isTag(rt.reference) {
+		if a, c := r.tagAlias(req.Context(), rt.repository, rt.reference); a != "" {
+			w = &tagAliasWriter{ResponseWriter: w, alias: a, canonical: c}
+		}
+	}
 	switch {
 	case rt.name == routeReferrers && (req.Method == http.MethodGet || req.Method == http.MethodHead):
 		r.serveReferrers(w, req, rt)
@@ -188,11 +193,20 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		r.serveError(w, req, *e, nil)
 		return
 	}
-	if r.opts.OnPush == nil && !isReferrer && alias == "" {
+	tags, e := tagParams(req, rt)
+	if e != nil {
+		r.serveError(w, req, *e, nil)
+		return
+	}
+	if r.opts.OnPush == nil && !isReferrer && alias == "" && len(tags) == 0 {
 		r.app.ServeHTTP(w, req)
 		return
 	}
 	before, err := r.snapshot(req.Context(), rt, digest.FromBytes(body))
+	var tagsBefore tagState
+	if err == nil {
+		tagsBefore, err = r.tagsBefore(req.Context(), rt.repository, tags)
+	}
 	if err != nil {
 		r.serveError(w, req, errcode.ErrorCodeUnknown.WithMessage("reading the repository failed"), err)
 		return
@@ -219,11 +233,35 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		}
 		err = r.recordReferrer(req.Context(), rt.repository, subject, rdesc)
 	}
+	if err == nil && len(tags) > 0 {
+		err = r.applyTags(req.Context(), rt.repository, tags, req.Header.Get("Content-Type"), body)
+		for _, t := range tags {
+			held.header.Add("OCI-Tag", t)
+		}
+	}
+	if err == nil && alias != "" {
+		named := tags
+		if isTag(rt.reference) {
+			named = append([]string{rt.reference}, tags...)
+		}
+		for _, t := range named {
+			if err == nil {
+				err = r.noteTagAlias(req.Context(), rt.repository, t, alias)
+			}
+		}
+	}
 	var p Pushed
 	if err == nil && r.opts.OnPush != nil {
 		p, err = r.pushed(req.Context(), rt, digest.FromBytes(body).String())
 		if err == nil {
 			err = r.opts.OnPush(req.Context(), p)
+		}
+		// Each tag parameter is reported as a push to that tag.
+		for _, t := range tags {
+			if err == nil {
+				p.Tag = t
+				err = r.opts.OnPush(req.Context(), p)
+			}
 		}
 	}
 	if err != nil {
@@ -237,6 +275,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		}
 		if alias != "" && !before.existed {
 			_ = r.unlinkAlias(ctx, rt.repository, alias)
+		}
+		if err := r.restoreTags(ctx, rt.repository, tagsBefore); err != nil && r.opts.Logger != nil {
+			r.opts.Logger.ErrorContext(ctx, "registry: undoing an unrecorded push", "repository", rt.repository, "reference", rt.reference, "err", err)
 		}
 		return
 	}
