@@ -30,7 +30,8 @@ func (a *app) sbomCmd() *cobra.Command {
 		Short: "List the packages inside an image (a software bill of materials)",
 		Long: "List every OS and language package inside an image, with the layer that introduced it\n" +
 			"and the file it was read from.\n\n" + sourceHelp + "\n\n" + pathHelp,
-		Example: "  vigil sbom oci:./images/app:latest --format cyclonedx\n" +
+		Example: "  vigil sbom ./rootfs                     # a table on a terminal, JSON otherwise\n" +
+			"  vigil sbom oci:./images/app:latest --format cyclonedx\n" +
 			"  vigil sbom registry.local:5000/team/app:1.4 --insecure --format spdx --output app.spdx.json",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

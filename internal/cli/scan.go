@@ -85,6 +85,7 @@ func (a *app) scanCmd() *cobra.Command {
 			"the image is not fully covered (see Coverage in the report) and --allow-partial-coverage\n" +
 			"is not set.\n\n" + exitCodeHelp,
 		Example: "  vigil scan oci:./images/app:latest\n" +
+			"  vigil scan ./app.tar --severity HIGH,CRITICAL --exit-code 1   # a docker save tarball; .trivyignore and .grype.yaml apply\n" +
 			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
 			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
 			"  vigil scan oci:./app --ignorefile .vigilignore.yaml --vex app.openvex.json --max-critical 0 --max-high 5",
