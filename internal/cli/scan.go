@@ -75,7 +75,9 @@ func (a *app) scanCmd() *cobra.Command {
 		Use:   "scan SOURCE",
 		Short: "Find the known vulnerabilities of an image or SBOM",
 		Long: "Inventory an image, match every package against the local vulnerability database\n" +
-			"(see `vigil db`), score each finding and report it.\n\n" + sourceHelp + "\n" +
+			"(see `vigil db`), score each finding and report it. With --server URL (client mode) the\n" +
+			"inventory is matched and scored by that Vigil server, with its database and suppression\n" +
+			"rules: no local database is needed.\n\n" + sourceHelp + "\n" +
 			"  sbom:FILE                a CycloneDX or SPDX JSON SBOM\n\n" + pathHelp + "\n\n" +
 			"Exit status: 0 when the scan ran and no threshold was crossed; 1 on errors; 2 on a\n" +
 			"bad command line; 3 when findings are at or above --fail-on or exceed a --max-*\n" +
@@ -88,7 +90,8 @@ func (a *app) scanCmd() *cobra.Command {
 			"  vigil scan ./app.tar --severity HIGH,CRITICAL --exit-code 1   # a docker save tarball; .trivyignore and .grype.yaml apply\n" +
 			"  vigil scan registry.local:5000/team/app:1.4 --insecure --fail-on high\n" +
 			"  vigil scan sbom:app.cdx.json --format sarif --output app.sarif\n" +
-			"  vigil scan oci:./app --ignorefile .vigilignore.yaml --vex app.openvex.json --max-critical 0 --max-high 5",
+			"  vigil scan oci:./app --ignorefile .vigilignore.yaml --vex app.openvex.json --max-critical 0 --max-high 5\n" +
+			"  VIGIL_TOKEN=… vigil scan app.tar --server https://vigil.example:5000 --repository team/app --fail-on high",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runScan(cmd, args[0], &f)
