@@ -64,6 +64,16 @@ func TestDBPullCommand(t *testing.T) {
 	host := ln.Addr().String()
 	env := map[string]string{"HOME": t.TempDir(), "VIGIL_SERVER": "http://" + host, "VIGIL_TOKEN": strings.TrimSpace(string(token))}
 	client := t.TempDir()
+	// What a pull killed an hour ago left behind, and one running now.
+	stale, running := filepath.Join(client, ".pull-1"), filepath.Join(client, ".pull-2")
+	for _, p := range []string{stale, running} {
+		if err := os.MkdirAll(filepath.Join(p, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, time.Now().Add(-2*time.Hour), time.Now().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	var out, errs string
 	var code int
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -76,6 +86,13 @@ func TestDBPullCommand(t *testing.T) {
 	}
 	if !strings.Contains(out, "pulled "+host+"/vigil/db:latest: version "+version) {
 		t.Errorf("vigil db pull said:\n%s", out)
+	}
+
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("the spool of a pull killed long ago is still there")
+	}
+	if _, err := os.Stat(running); err != nil {
+		t.Errorf("the spool of a pull running now was removed: %v", err)
 	}
 
 	status, _ := runVigilEnv(t, env, "db", "status", "--db-dir", client)

@@ -119,6 +119,7 @@ func Pull(ctx context.Context, dir *vulndb.Dir, ref name.Reference, o PullOption
 		total += part.Size
 	}
 
+	sweepSpools(dir.Root(), o.Now())
 	spool, err := os.MkdirTemp(dir.Root(), ".pull-")
 	if err != nil {
 		return nil, fmt.Errorf("dbartifact: %w", err)
@@ -231,4 +232,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// staleSpool is how old a spool directory must be for a pull to take it
+// for the leftover of one that was killed, rather than one running.
+const staleSpool = time.Hour
+
+// sweepSpools removes the spool directories that killed pulls left.
+func sweepSpools(root string, now time.Time) {
+	old, _ := filepath.Glob(filepath.Join(root, ".pull-*"))
+	for _, p := range old {
+		if st, err := os.Stat(p); err == nil && st.IsDir() && now.Sub(st.ModTime()) > staleSpool {
+			os.RemoveAll(p)
+		}
+	}
 }

@@ -304,6 +304,15 @@ func TestDBPull(t *testing.T) {
 	if st, err := ts.srv.Store().Image(ctx, "mirror/vigil-db", full.Manifest); err == nil {
 		t.Errorf("the mirrored artifact was recorded as an image: %+v", st)
 	}
+	// and it is pulled from there like any other copy.
+	fromVigilMirror, err := vulndb.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := pullInto(t, fromVigilMirror, ts.Host+"/mirror/vigil-db:1", ts.remoteAuth()); err != nil || p.Version != v2 {
+		t.Fatalf("pull from the copy in Vigil: %+v, %v", p, err)
+	}
+	sameContent(t, fromVigilMirror.DatabasePath(), serverDB)
 
 	// A pipeline token may push images, not the database.
 	var tok struct {
