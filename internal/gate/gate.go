@@ -288,7 +288,7 @@ func (g *Gate) judge(ctx context.Context, repository, digest string, o JudgeOpti
 			return j, err
 		}
 		im = judged
-		fs, prev, note, err := g.newOnly(ctx, p, im, o.Stage, fs)
+		fs, prev, note, err := g.newOnly(ctx, p, im, o, fs)
 		if err != nil {
 			return j, err
 		}

@@ -23,6 +23,10 @@ type JudgeOptions struct {
 	// image's stored inventory against that kept database version
 	// instead of the stored findings.
 	DBVersion string
+
+	// index is the index an image is judged as part of: it is no
+	// predecessor of its own images.
+	index string
 }
 
 // ErrDBVersion is wrapped by the error of a judgement pinned to a
@@ -64,18 +68,23 @@ func (g *Gate) imageFindings(ctx context.Context, im *store.Image, o JudgeOption
 // not the same vulnerability). It returns the findings that count, the
 // approved image they were compared with ("" for none) and a clause for
 // the reason.
-func (g *Gate) newOnly(ctx context.Context, p store.GatePolicy, im *store.Image, stage string, fs []store.Finding) ([]store.Finding, string, string, error) {
+func (g *Gate) newOnly(ctx context.Context, p store.GatePolicy, im *store.Image, o JudgeOptions, fs []store.Finding) ([]store.Finding, string, string, error) {
 	if !p.NewFindingsOnly {
 		return fs, "", "", nil
 	}
-	prev, err := g.Store.LastApproved(ctx, im.Repository, stage, im.Digest)
+	stage := o.Stage
+	exclude := []string{im.Digest}
+	if o.index != "" {
+		exclude = append(exclude, o.index)
+	}
+	prev, err := g.Store.LastApproved(ctx, im.Repository, stage, exclude...)
 	if errors.Is(err, store.ErrNotFound) {
 		return fs, "", fmt.Sprintf("new findings only, but no other image of %s was approved for stage %q: every finding counted", im.Repository, stage), nil
 	}
 	if err != nil {
 		return nil, "", "", err
 	}
-	before, err := g.findings(ctx, im.Repository, prev.Digest)
+	before, err := g.predecessorFindings(ctx, im, prev.Digest)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -99,4 +108,37 @@ func (g *Gate) newOnly(ctx context.Context, p store.GatePolicy, im *store.Image,
 	note := fmt.Sprintf("new findings only: %d of %d not in %s@%s, approved for stage %q at %s",
 		added, open, im.Repository, prev.Digest, stage, prev.DecidedAt.UTC().Format(time.RFC3339))
 	return out, prev.Digest, note, nil
+}
+
+// predecessorFindings are the findings of the approved image digest: of
+// an index, those of its images for im's platform (of every image when
+// none is for it).
+func (g *Gate) predecessorFindings(ctx context.Context, im *store.Image, digest string) ([]store.Finding, error) {
+	prev, err := g.Store.Image(ctx, im.Repository, digest)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && len(prev.Children) == 0) {
+		return g.findings(ctx, im.Repository, digest) // a deleted image's findings stay, closed
+	}
+	if err != nil {
+		return nil, err
+	}
+	var kids []string
+	for _, c := range prev.Children {
+		if c.Platform == im.Platform {
+			kids = append(kids, c.Digest)
+		}
+	}
+	if len(kids) == 0 {
+		for _, c := range prev.Children {
+			kids = append(kids, c.Digest)
+		}
+	}
+	var all []store.Finding
+	for _, k := range kids {
+		fs, err := g.findings(ctx, im.Repository, k)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
+	}
+	return all, nil
 }

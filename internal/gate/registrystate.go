@@ -119,13 +119,16 @@ func (g *Gate) judgeIndex(ctx context.Context, j Judgement, o JudgeOptions) (Jud
 			continue
 		}
 		co := o
-		co.Platform = ""
+		co.Platform, co.index = "", im.Digest
 		cj, err := g.judge(ctx, im.Repository, c.Digest, co)
 		if err != nil {
 			return j, err
 		}
 		if j.DBVersion == "" {
 			j.DBVersion = cj.DBVersion
+		}
+		if j.BaselineDigest == "" {
+			j.BaselineDigest = cj.BaselineDigest
 		}
 		if !cj.Ready {
 			return Judgement{Policy: j.Policy, Image: im}, nil // wait for every image's scan
@@ -151,6 +154,9 @@ func (g *Gate) judgeIndex(ctx context.Context, j Judgement, o JudgeOptions) (Jud
 	}
 	j.Decision = store.Approved
 	j.Reason = fmt.Sprintf("Approved by policy %s: every image of %s passes (%s)", j.Policy.Name, what, strings.Join(approved, ", "))
+	if j.BaselineDigest != "" {
+		j.Reason += fmt.Sprintf("; new findings only, compared with %s@%s", im.Repository, j.BaselineDigest)
+	}
 	return j, nil
 }
 

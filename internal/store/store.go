@@ -246,9 +246,10 @@ type Store interface {
 
 	// LastApproved is the newest decision that approved an image of the
 	// repository for the stage and is still its request's decision,
-	// leaving out the image digest (the one being judged); ErrNotFound
-	// when there is none.
-	LastApproved(ctx context.Context, repository, stage, digest string) (*GateDecision, error)
+	// leaving out the images of the digests excluded (the one being
+	// judged, and the index it belongs to); ErrNotFound when there is
+	// none.
+	LastApproved(ctx context.Context, repository, stage string, exclude ...string) (*GateDecision, error)
 }
 
 // Child is a manifest an image index lists, with that manifest's state in

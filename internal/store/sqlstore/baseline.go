@@ -11,12 +11,21 @@ import (
 
 // LastApproved is the newest decision approving an image of repository
 // for stage that is still its request's latest decision, other than one
-// of digest.
-func (s *Store) LastApproved(ctx context.Context, repository, stage, digest string) (*store.GateDecision, error) {
+// of the digests excluded.
+func (s *Store) LastApproved(ctx context.Context, repository, stage string, exclude ...string) (*store.GateDecision, error) {
+	if len(exclude) > 100 {
+		return nil, invalid("last approved image: %d digests to leave out, at most 100", len(exclude))
+	}
+	args := []any{repository, stage, store.Approved, store.Approved}
+	cond := ""
+	for _, d := range exclude {
+		cond += " AND d.digest <> ?"
+		args = append(args, d)
+	}
 	d, err := scanGateDecision(s.ro.QueryRowContext(ctx, s.q(`SELECT `+prefixCols("d.", gateDecisionCols)+`
 		FROM gate_requests r JOIN gate_decisions d ON d.id = r.decision_id
-		WHERE r.repository = ? AND r.stage = ? AND r.decision = ? AND d.decision = ? AND d.digest <> '' AND d.digest <> ?
-		ORDER BY d.decided_at DESC, d.id DESC LIMIT 1`), repository, stage, store.Approved, store.Approved, digest))
+		WHERE r.repository = ? AND r.stage = ? AND r.decision = ? AND d.decision = ? AND d.digest <> ''`+cond+`
+		ORDER BY d.decided_at DESC, d.id DESC LIMIT 1`), args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("approved image of %s for stage %q", repository, stage)
 	}

@@ -92,5 +92,11 @@ func testBaseline(t *testing.T, open func(t *testing.T) store.Store) {
 		if got := must2(s.LastApproved(ctx, repo, "qa", c)); got.Digest != b {
 			t.Errorf("qa: got %+v", got)
 		}
+		// An image of an index is judged leaving out both.
+		_, err = s.LastApproved(ctx, repo, "prod", c, a)
+		wantErr(t, "every approved image left out", err, store.ErrNotFound)
+		if got := must2(s.LastApproved(ctx, repo, "prod")); got.Digest != a {
+			t.Errorf("nothing left out: got %s", got.Digest)
+		}
 	})
 }
