@@ -6,22 +6,67 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
 var (
 	ovalComment  = regexp.MustCompile(`comment="([^"]*)"`)
-	ovalPlatform = regexp.MustCompile(`<platform>Oracle Linux (\d+)</platform>`)
+	ovalPlatform = regexp.MustCompile(`<platform>(?:Oracle Linux|Photon) (\d+)</platform>`)
 	ovalELSA     = regexp.MustCompile(`ref_id="(ELSA-[^"]+)"`)
+	ovalPHSA     = regexp.MustCompile(`<title>\s*(PHSA-[^ ]+) `)
 )
 
-// TestScanOracleLinux builds Oracle Linux 7 and 8 roots (their real
+type ovalFixKey struct{ release, name string }
+
+// ovalFixes reads the fixes of OVAL definitions from their criterion
+// comments line by line, without Vigil's parser: those under "Oracle Linux
+// arch is x86_64", or of definitions naming no architecture.
+func ovalFixes(doc []byte) map[ovalFixKey]map[string][]string {
+	fixes := map[ovalFixKey]map[string][]string{} // → advisory → EVRs
+	for _, def := range strings.Split(string(doc), "<definition ")[1:] {
+		// The tests after the last definition carry the same comments.
+		def, _, _ = strings.Cut(def, "</definition>")
+		rel := ovalPlatform.FindStringSubmatch(def)
+		id := ovalELSA.FindStringSubmatch(def)
+		if id == nil {
+			id = ovalPHSA.FindStringSubmatch(def)
+		}
+		if rel == nil || id == nil {
+			continue
+		}
+		perArch := strings.Contains(def, "Oracle Linux arch is ")
+		arch := ""
+		for _, m := range ovalComment.FindAllStringSubmatch(def, -1) {
+			c := m[1]
+			if a, ok := strings.CutPrefix(c, "Oracle Linux arch is "); ok {
+				arch = a
+				continue
+			}
+			name, evr, ok := strings.Cut(c, " is earlier than ")
+			if !ok || perArch && arch != "x86_64" {
+				continue
+			}
+			k := ovalFixKey{rel[1], name}
+			if fixes[k] == nil {
+				fixes[k] = map[string][]string{}
+			}
+			if evr = strings.TrimPrefix(evr, "0:"); !slices.Contains(fixes[k][id[1]], evr) {
+				fixes[k][id[1]] = append(fixes[k][id[1]], evr)
+			}
+		}
+	}
+	return fixes
+}
+
+// TestScanOracleLinux builds Oracle Linux 7 and 8 and Photon OS 3 roots (their real
 // os-release files) with packages versioned around the fixes of three real
 // ELSA OVAL definitions — ELSA-2022-4803 (rsyslog, fixed at
 // 8.24.0-57.0.1.el7_9.3 on x86_64 and 57.0.4 on aarch64), ELSA-2024-2961
-// (osbuild, two rebuilds either of which the criteria accept) — and checks
-// each package is reported for exactly the ELSAs whose x86_64 (or
+// (osbuild, two rebuilds either of which the criteria accept) — and of
+// Photon 3's real PHSA OVAL (sqlite, curl), and checks each package is
+// reported for exactly the advisories whose x86_64 (or
 // architecture-less) fix rpm orders after it.
 func TestScanOracleLinux(t *testing.T) {
 	dir := t.TempDir()
@@ -41,51 +86,38 @@ func TestScanOracleLinux(t *testing.T) {
 		t.Errorf("db status lacks oracle/elsa:\n%s", status)
 	}
 
-	// The fixes, read from the criterion comments line by line: those
-	// under "Oracle Linux arch is x86_64", or of definitions naming no
-	// architecture.
-	type fixKey struct{ release, name string }
-	fixes := map[fixKey]map[string][]string{} // → ELSA → EVRs
-	for _, def := range strings.Split(string(doc), "<definition ")[1:] {
-		rel := ovalPlatform.FindStringSubmatch(def)
-		elsa := ovalELSA.FindStringSubmatch(def)
-		if rel == nil || elsa == nil {
-			continue
-		}
-		perArch := strings.Contains(def, "Oracle Linux arch is ")
-		arch := ""
-		for _, m := range ovalComment.FindAllStringSubmatch(def, -1) {
-			c := m[1]
-			if a, ok := strings.CutPrefix(c, "Oracle Linux arch is "); ok {
-				arch = a
-				continue
-			}
-			name, evr, ok := strings.Cut(c, " is earlier than ")
-			if !ok || perArch && arch != "x86_64" {
-				continue
-			}
-			k := fixKey{rel[1], name}
-			if fixes[k] == nil {
-				fixes[k] = map[string][]string{}
-			}
-			fixes[k][elsa[1]] = append(fixes[k][elsa[1]], strings.TrimPrefix(evr, "0:"))
-		}
+	fixes := ovalFixes(doc)
+	photon, err := os.ReadFile("../vulndb/oval/testdata/com.vmware.phsa-photon3.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mirror, "com.vmware.phsa-photon3.xml"), photon, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runVigilEnv(t, env, "db", "import", mirror)
+	for k, v := range ovalFixes(photon) {
+		fixes[k] = v
 	}
 
 	for _, c := range []struct {
-		release, osRelease string
-		pkgs               []rpmPkg
+		release, osRelease, eco, prefix string
+		pkgs                            []rpmPkg
 	}{
-		{"7", "ol-7", []rpmPkg{
+		{"7", "ol-7", "Oracle Linux:7", "ELSA-", []rpmPkg{
 			{"rsyslog", "0", "8.24.0", "57.0.1.el7_9.3"}, // x86_64's fix; older than aarch64's
 			{"rsyslog-doc", "0", "8.24.0", "57.el7_9.2"},
 			{"rsyslog-kafka", "0", "8.24.0", "57.0.2.el7_9.3"},
 		}},
-		{"8", "ol-8", []rpmPkg{
+		{"8", "ol-8", "Oracle Linux:8", "ELSA-", []rpmPkg{
 			{"osbuild", "0", "110", "1.el8"}, // one rebuild's fix, older than the other's
 			{"osbuild-composer", "0", "101", "1.el8"},
 			{"python3-osbuild", "0", "109", "1.el8"},
 			{"vigil-unrelated", "0", "1.0", "1"},
+		}},
+		{"3", "photon-3", "Photon OS:3", "PHSA-", []rpmPkg{
+			{"sqlite", "0", "3.27.2", "3.ph3"},      // older than two fixes, equal to one
+			{"sqlite-libs", "0", "3.31.1", "1.ph3"}, // every fix
+			{"curl", "0", "7.61.1", "4.ph3"},
 		}},
 	} {
 		t.Run(c.osRelease, func(t *testing.T) {
@@ -94,7 +126,7 @@ func TestScanOracleLinux(t *testing.T) {
 			var cands []cand
 			var pairs [][2]string
 			for _, p := range c.pkgs {
-				for elsa, evrs := range fixes[fixKey{c.release, p.name}] {
+				for elsa, evrs := range fixes[ovalFixKey{c.release, p.name}] {
 					for _, evr := range evrs {
 						cands = append(cands, cand{p.name, elsa})
 						pairs = append(pairs, [2]string{p.evr(), evr})
@@ -141,11 +173,11 @@ func TestScanOracleLinux(t *testing.T) {
 			}
 			got := map[string]bool{}
 			for _, f := range rep.Findings {
-				if f.Ecosystem != "Oracle Linux:"+c.release {
+				if f.Ecosystem != c.eco {
 					t.Errorf("%s: ecosystem %s", f.ID, f.Ecosystem)
 				}
 				for _, id := range append(append([]string{f.ID}, f.Aliases...), f.Related...) {
-					if strings.HasPrefix(id, "ELSA-") {
+					if strings.HasPrefix(id, c.prefix) {
 						got[f.Package.Name+" "+id] = true
 					}
 				}
@@ -153,7 +185,7 @@ func TestScanOracleLinux(t *testing.T) {
 			if fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) || len(want) == 0 {
 				t.Errorf("reported %v\nrpm says %v", sortedKeys(got), sortedKeys(want))
 			}
-			if rep.Distro.ID != "ol" || rep.Coverage.Reason == "UNSUPPORTED_OS" {
+			if rep.Coverage.Reason == "UNSUPPORTED_OS" {
 				t.Errorf("distro %s, coverage %s", rep.Distro.ID, rep.Coverage.Reason)
 			}
 			t.Logf("rpm: %v; reported %v", kinds, sortedKeys(got))

@@ -23,6 +23,7 @@ func TestRPMReleases(t *testing.T) {
 		"sles-15":          {"sles", "15.2", "SLES"},
 		"opensuse-leap-15": {"opensuse-leap", "15.2", "openSUSE Leap"},
 		"photon-2":         {"photon", "2.0", "VMware Photon OS"},
+		"photon-3":         {"photon", "3.0", "VMware Photon OS"},
 	} {
 		b, err := os.ReadFile("testdata/os-release/" + file)
 		if err != nil {

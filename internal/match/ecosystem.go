@@ -145,6 +145,9 @@ func distroEcosystem(t inventory.Type, d *inventory.Distro) (string, bool) {
 	case "ol":
 		// Oracle Linux's ELSA OVAL, per major release.
 		return "Oracle Linux:" + major, t == inventory.RPM
+	case "photon":
+		// Photon OS's PHSA OVAL, one document per release.
+		return "Photon OS:" + major, t == inventory.RPM
 	case "sles", "opensuse-leap", "opensuse-tumbleweed":
 		// SUSE's products (see suseEcosystems); the first stands for
 		// them.

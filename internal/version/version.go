@@ -88,7 +88,7 @@ func For(ecosystem string) (Comparer, error) {
 		return Dpkg{}, nil
 	case "Alpine":
 		return APK{}, nil
-	case "AlmaLinux", "Rocky Linux", "Red Hat", "openSUSE", "SUSE", "Mageia", "Amazon Linux", "Oracle Linux":
+	case "AlmaLinux", "Rocky Linux", "Red Hat", "openSUSE", "SUSE", "Mageia", "Amazon Linux", "Oracle Linux", "Photon OS":
 		return RPM{}, nil
 	}
 	return nil, fmt.Errorf("version: %w %q", ErrUnknownEcosystem, ecosystem)

@@ -430,9 +430,9 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 			return add(a)
 		})
 		feedDate = arch.Newest
-	case KindOracleOVAL:
+	case KindOracleOVAL, KindPhotonOVAL:
 		var meta oval.Meta
-		meta, errs, err = oval.ParseOracle(bufio.NewReader(file), func(a *vuln.Advisory) error {
+		meta, errs, err = oval.Parse(bufio.NewReader(file), func(a *vuln.Advisory) error {
 			a.Source = f.Source.Name
 			return add(a)
 		})

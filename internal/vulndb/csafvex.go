@@ -152,3 +152,13 @@ func isOracleOVAL(p string, head []byte) bool {
 	}
 	return oval.IsOracle(head)
 }
+
+// photonOVALSource recognises a Photon OS OVAL document and names its
+// feed by its release: photon/3.
+func photonOVALSource(head []byte) (Source, bool) {
+	rel, ok := oval.IsPhoton(head)
+	if !ok || validName("photon/"+rel) != nil {
+		return Source{}, false
+	}
+	return Source{Name: "photon/" + rel, Kind: KindPhotonOVAL}, true
+}

@@ -49,7 +49,8 @@ type ImportReport struct {
 //     anywhere under a directory: each vendor's make one feed,
 //     redhat/vex or suse/vex;
 //   - Oracle Linux's ELSA OVAL (com.oracle.elsa-all.xml, bzip2-compressed
-//     or not), as the feed oracle/elsa.
+//     or not), as the feed oracle/elsa; Photon OS's OVAL
+//     (com.vmware.phsa-photon3.xml) as photon/3.
 //
 // Feeds already present that are not among the imported ones stay. As with
 // Update, nothing changes unless every file is read and the database built.
@@ -269,6 +270,9 @@ func classifyFile(p string) (candidate, bool, error) {
 	}
 	if isOracleOVAL(p, head) {
 		return candidate{path: p, source: Source{Name: oracleOVALName, Kind: KindOracleOVAL}}, true, nil
+	}
+	if src, ok := photonOVALSource(head); ok {
+		return candidate{path: p, source: src}, true, nil
 	}
 	c := candidate{path: p}
 	switch {

@@ -49,12 +49,12 @@ func TestImportOracleOVAL(t *testing.T) {
 			t.Errorf("source %+v", s)
 		}
 	}
-	found := false
+	kinds := map[Kind]int{}
 	for _, s := range DefaultUpstream().Sources() {
-		found = found || s.Kind == KindOracleOVAL
+		kinds[s.Kind]++
 	}
-	if !found {
-		t.Error("Oracle's ELSA OVAL is not in the default update set")
+	if kinds[KindOracleOVAL] != 1 || kinds[KindPhotonOVAL] != 3 {
+		t.Errorf("default update set: %d Oracle ELSA, %d Photon OVAL feeds", kinds[KindOracleOVAL], kinds[KindPhotonOVAL])
 	}
 	if _, err := os.Stat(p); err == nil {
 		t.Error("bzip2 kept the uncompressed file")

@@ -39,13 +39,16 @@ const (
 	// KindOracleOVAL is Oracle Linux's errata (ELSA) in OVAL,
 	// com.oracle.elsa-all.xml.bz2.
 	KindOracleOVAL Kind = "oracle-oval"
+	// KindPhotonOVAL is one Photon OS release's advisories (PHSA) in
+	// OVAL, com.vmware.phsa-photonN.xml.
+	KindPhotonOVAL Kind = "photon-oval"
 )
 
 // priority orders kinds when two feeds publish a record with the same id:
 // a distribution's own tracker is preferred over a copy of it.
 var priority = map[Kind]int{
 	KindDebianTracker: 0, KindDSA: 1, KindDLA: 2, KindAlpine: 3, KindOSV: 4,
-	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9, KindSUSEVEX: 10, KindOracleOVAL: 11,
+	KindNVD: 5, KindKEV: 6, KindEPSS: 7, KindUpdateInfo: 8, KindRedHatVEX: 9, KindSUSEVEX: 10, KindOracleOVAL: 11, KindPhotonOVAL: 12,
 }
 
 // Source is one feed: where update downloads it and what format it is in.
@@ -87,6 +90,11 @@ type Upstream struct {
 	SUSEVEX string `yaml:"suseVEX"`
 	// OracleOVAL is Oracle Linux's ELSA OVAL document.
 	OracleOVAL string `yaml:"oracleOVAL"`
+	// PhotonOVAL is the directory of Photon OS's OVAL documents,
+	// <PhotonOVAL>/com.vmware.phsa-photon<release>.xml, for each of
+	// PhotonReleases.
+	PhotonOVAL     string   `yaml:"photonOVAL"`
+	PhotonReleases []string `yaml:"photonReleases"`
 }
 
 // UpdateInfoRepo is one repository publishing updateinfo.xml.
@@ -126,9 +134,11 @@ func DefaultUpstream() Upstream {
 			{Name: "amazon/2", MirrorList: "http://amazonlinux.default.amazonaws.com/2/core/latest/x86_64/mirror.list"},
 			{Name: "amazon/2023", MirrorList: "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list"},
 		},
-		RedHatVEX:  "https://security.access.redhat.com/data/csaf/v2/vex",
-		SUSEVEX:    "https://ftp.suse.com/pub/projects/security/csaf-vex.tar.bz2",
-		OracleOVAL: "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2",
+		RedHatVEX:      "https://security.access.redhat.com/data/csaf/v2/vex",
+		SUSEVEX:        "https://ftp.suse.com/pub/projects/security/csaf-vex.tar.bz2",
+		OracleOVAL:     "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2",
+		PhotonOVAL:     "https://packages.vmware.com/photon/photon_oval_definitions",
+		PhotonReleases: []string{"3", "4", "5"},
 	}
 }
 
@@ -176,6 +186,11 @@ func (u Upstream) Sources() []Source {
 	}
 	if u.OracleOVAL != "" {
 		out = append(out, Source{Name: oracleOVALName, Kind: KindOracleOVAL, URL: u.OracleOVAL})
+	}
+	if u.PhotonOVAL != "" {
+		for _, r := range u.PhotonReleases {
+			out = append(out, Source{Name: "photon/" + r, Kind: KindPhotonOVAL, URL: base(u.PhotonOVAL) + "/com.vmware.phsa-photon" + r + ".xml"})
+		}
 	}
 	return out
 }

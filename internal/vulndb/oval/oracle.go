@@ -1,7 +1,9 @@
 // Package oval reads Oracle Linux's errata (ELSA) as Oracle publishes
-// them in OVAL, com.oracle.elsa-all.xml (bzip2-compressed): one patch
-// definition per ELSA, naming its release ("Oracle Linux 9"), its CVEs and,
-// in its criteria, each binary RPM and the EVR that fixes it.
+// them in OVAL, com.oracle.elsa-all.xml (bzip2-compressed), and Photon
+// OS's (PHSA) as VMware publishes them, com.vmware.phsa-photonN.xml: one
+// patch definition per advisory, naming its release ("Oracle Linux 9",
+// "Photon 3"), its CVEs and, in its criteria, each binary RPM and the EVR
+// that fixes it.
 //
 // The criteria are read from their criterion comments — "openssl is
 // earlier than 1:3.0.7-27.0.1.el9" and "Oracle Linux arch is x86_64" —
@@ -30,8 +32,11 @@ import (
 )
 
 // EcosystemPrefix starts the ecosystem of Oracle Linux's packages:
-// "Oracle Linux:9".
-const EcosystemPrefix = "Oracle Linux:"
+// "Oracle Linux:9"; PhotonPrefix Photon OS's, "Photon OS:3".
+const (
+	EcosystemPrefix = "Oracle Linux:"
+	PhotonPrefix    = "Photon OS:"
+)
 
 // RecordError is a definition that was skipped.
 type RecordError struct {
@@ -59,6 +64,9 @@ type definition struct {
 			Issued   struct {
 				Date string `xml:"date,attr"`
 			} `xml:"issued"`
+			Updated struct {
+				Date string `xml:"date,attr"`
+			} `xml:"updated"`
 		} `xml:"advisory"`
 	} `xml:"metadata"`
 	Criteria criteria `xml:"criteria"`
@@ -77,10 +85,10 @@ type Meta struct {
 	Timestamp time.Time
 }
 
-// ParseOracle reads an Oracle ELSA OVAL document, bzip2-compressed or
+// Parse reads an Oracle ELSA OVAL document, bzip2-compressed or
 // not, and calls fn for each ELSA that fixes a package of an Oracle Linux
 // release.
-func ParseOracle(r io.Reader, fn func(*vuln.Advisory) error) (Meta, []error, error) {
+func Parse(r io.Reader, fn func(*vuln.Advisory) error) (Meta, []error, error) {
 	var meta Meta
 	br := bufio.NewReader(r)
 	var in io.Reader = br
@@ -156,9 +164,11 @@ func (c *criteria) collect(release, arch string, out *[]fix) {
 			arch = strings.TrimSpace(v)
 			continue
 		}
-		if v, ok := strings.CutPrefix(s, "Oracle Linux "); ok {
-			if rel, ok := strings.CutSuffix(v, " is installed"); ok {
-				release = strings.TrimSpace(rel)
+		for _, os := range []string{"Oracle Linux ", "Photon OS "} {
+			if v, ok := strings.CutPrefix(s, os); ok {
+				if rel, ok := strings.CutSuffix(v, " is installed"); ok {
+					release = strings.TrimSpace(rel)
+				}
 			}
 		}
 	}
@@ -180,15 +190,31 @@ func (d *definition) advisories() ([]*vuln.Advisory, error) {
 	var id string
 	var cves []string
 	var refs []vuln.Reference
+	photon := strings.HasPrefix(d.ID, "oval:com.vmware.phsa:")
+	prefix := EcosystemPrefix
+	if photon {
+		prefix = PhotonPrefix
+		// "PHSA-2020:00001 sqlite Security Update. (Important)"
+		if title := strings.TrimSpace(d.Metadata.Title); strings.HasPrefix(title, "PHSA-") {
+			id, _, _ = strings.Cut(title, " ")
+		}
+	}
 	for _, r := range d.Metadata.Refs {
 		switch strings.ToLower(r.Source) {
-		case "elsa":
-			id = strings.TrimSpace(r.RefID)
+		case "elsa", "phsa":
+			if !photon {
+				id = strings.TrimSpace(r.RefID)
+			}
 			if r.URL != "" {
 				refs = append([]vuln.Reference{{Type: "ADVISORY", URL: r.URL}}, refs...)
 			}
 		case "cve":
-			if cve := strings.TrimSpace(r.RefID); strings.HasPrefix(cve, "CVE-") && !contains(cves, cve) {
+			// Photon writes "CVE:00001:CVE-2019-16168".
+			cve := strings.TrimSpace(r.RefID)
+			if i := strings.Index(cve, "CVE-"); i > 0 {
+				cve = cve[i:]
+			}
+			if strings.HasPrefix(cve, "CVE-") && !contains(cves, cve) {
 				cves = append(cves, cve)
 				if r.URL != "" {
 					refs = append(refs, vuln.Reference{Type: "WEB", URL: r.URL})
@@ -203,14 +229,15 @@ func (d *definition) advisories() ([]*vuln.Advisory, error) {
 		}
 	}
 	if id == "" {
-		return nil, errors.New("no ELSA id")
+		return nil, errors.New("no advisory id")
 	}
 	var fixes []fix
 	d.Criteria.collect("", "", &fixes)
 	// The release of each fix: its criteria's, else the one platform.
 	platform := ""
 	if len(d.Metadata.Platforms) == 1 {
-		platform, _ = strings.CutPrefix(strings.TrimSpace(d.Metadata.Platforms[0]), "Oracle Linux ")
+		platform = strings.TrimSpace(d.Metadata.Platforms[0])
+		platform = strings.TrimPrefix(strings.TrimPrefix(platform, "Oracle Linux "), "Photon ")
 	}
 	type key struct{ eco, name string }
 	byKey := map[key][]fix{}
@@ -222,7 +249,7 @@ func (d *definition) advisories() ([]*vuln.Advisory, error) {
 		if rel == "" || strings.ContainsAny(rel, " ") {
 			continue
 		}
-		k := key{EcosystemPrefix + rel, f.name}
+		k := key{prefix + rel, f.name}
 		byKey[k] = append(byKey[k], f)
 	}
 	// One architecture's fixes per package: the arch-less ones, else
@@ -259,6 +286,9 @@ func (d *definition) advisories() ([]*vuln.Advisory, error) {
 	if t, err := time.Parse(time.DateOnly, strings.TrimSpace(d.Metadata.Advisory.Issued.Date)); err == nil {
 		a.Published, a.Modified = t.UTC(), t.UTC()
 	}
+	if t, err := time.Parse(time.DateOnly, strings.TrimSpace(d.Metadata.Advisory.Updated.Date)); err == nil && t.After(a.Modified) {
+		a.Modified = t.UTC()
+	}
 	var keys []key
 	for k := range chosen {
 		keys = append(keys, k)
@@ -270,7 +300,11 @@ func (d *definition) advisories() ([]*vuln.Advisory, error) {
 		return keys[i].name < keys[j].name
 	})
 	for _, k := range keys {
-		af := vuln.Affected{Package: vuln.Package{Ecosystem: k.eco, Name: k.name, PURL: "pkg:rpm/oracle/" + k.name}}
+		purl := "pkg:rpm/oracle/" + k.name
+		if photon {
+			purl = "pkg:rpm/photon/" + k.name
+		}
+		af := vuln.Affected{Package: vuln.Package{Ecosystem: k.eco, Name: k.name, PURL: purl}}
 		for _, evr := range chosen[k] {
 			af.Ranges = append(af.Ranges, vuln.Range{Type: vuln.RangeEcosystem, Events: []vuln.Event{{Introduced: "0"}, {Fixed: evr}}})
 		}
@@ -286,6 +320,23 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// IsPhoton recognises the start of a Photon OS PHSA OVAL document and
+// returns its release ("3"), read from its first platform.
+func IsPhoton(head []byte) (string, bool) {
+	if !bytes.Contains(head, []byte("<oval_definitions")) || !bytes.Contains(head, []byte("com.vmware.phsa")) {
+		return "", false
+	}
+	_, rest, ok := bytes.Cut(head, []byte("<platform>Photon "))
+	if !ok {
+		return "", false
+	}
+	rel, _, ok := bytes.Cut(rest, []byte("</platform>"))
+	if !ok || len(rel) == 0 || len(rel) > 8 {
+		return "", false
+	}
+	return string(rel), true
 }
 
 // IsOracle recognises the start of an Oracle ELSA OVAL document.

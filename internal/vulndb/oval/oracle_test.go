@@ -17,7 +17,7 @@ func parse(t *testing.T) map[string]*vuln.Advisory {
 		t.Fatal(err)
 	}
 	out := map[string]*vuln.Advisory{}
-	_, errs, err := ParseOracle(bytes.NewReader(b), func(a *vuln.Advisory) error { out[a.ID] = a; return nil })
+	_, errs, err := Parse(bytes.NewReader(b), func(a *vuln.Advisory) error { out[a.ID] = a; return nil })
 	if err != nil || len(errs) != 0 {
 		t.Fatalf("%v %v", err, errs)
 	}
@@ -41,7 +41,7 @@ func fixesOf(a *vuln.Advisory, eco, name string) []string {
 	return out
 }
 
-// TestParseOracle reads three real ELSA definitions (their fixes as the
+// TestParse reads three real ELSA definitions (their fixes as the
 // criterion comments write them).
 func TestParseOracle(t *testing.T) {
 	advs := parse(t)
@@ -72,15 +72,15 @@ func TestParseOracle(t *testing.T) {
 	}
 }
 
-func TestParseOracleNotOVAL(t *testing.T) {
+func TestParseNotOVAL(t *testing.T) {
 	for _, doc := range []string{`<updates/>`, `<definition id="x"/>`, `not xml <`} {
-		if _, _, err := ParseOracle(strings.NewReader(doc), func(*vuln.Advisory) error { return nil }); err == nil {
+		if _, _, err := Parse(strings.NewReader(doc), func(*vuln.Advisory) error { return nil }); err == nil {
 			t.Errorf("%q read without error", doc)
 		}
 	}
 }
 
-func FuzzParseOracle(f *testing.F) {
+func FuzzParseOVAL(f *testing.F) {
 	b, err := os.ReadFile("testdata/elsa-per-arch.xml")
 	if err != nil {
 		f.Fatal(err)
@@ -88,11 +88,39 @@ func FuzzParseOracle(f *testing.F) {
 	f.Add(b[:4096])
 	f.Add([]byte(`<oval_definitions><definitions><definition class="patch"><metadata><title>ELSA-1: x</title><affected><platform>Oracle Linux 9</platform></affected></metadata><criteria><criterion comment="a is earlier than 0:1-1"/></criteria></definition></definitions></oval_definitions>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _, _ = ParseOracle(bytes.NewReader(data), func(a *vuln.Advisory) error {
+		_, _, _ = Parse(bytes.NewReader(data), func(a *vuln.Advisory) error {
 			if a.ID == "" || len(a.Affected) == 0 {
 				t.Fatalf("empty advisory %+v", a)
 			}
 			return nil
 		})
 	})
+}
+
+// TestParsePhoton reads Photon OS 3's real PHSA OVAL: ids from the
+// titles, CVEs from references written "CVE:00001:CVE-2019-16168", the
+// generator's timestamp as the document's date.
+func TestParsePhoton(t *testing.T) {
+	b, err := os.ReadFile("testdata/com.vmware.phsa-photon3.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, ok := IsPhoton(b[:4096]); !ok || rel != "3" {
+		t.Fatalf("IsPhoton: %q %v", rel, ok)
+	}
+	advs := map[string]*vuln.Advisory{}
+	meta, errs, err := Parse(bytes.NewReader(b), func(a *vuln.Advisory) error { advs[a.ID] = a; return nil })
+	if err != nil || len(errs) != 0 {
+		t.Fatalf("%v %v", err, errs)
+	}
+	if meta.Timestamp.Format("2006-01-02T15:04:05") != "2020-02-20T11:58:25" {
+		t.Errorf("timestamp %v", meta.Timestamp)
+	}
+	a := advs["PHSA-2020:00001"]
+	if a == nil || fmt.Sprint(a.Aliases) != "[CVE-2019-16168]" || fmt.Sprint(fixesOf(a, "Photon OS:3", "sqlite")) != "[3.27.2-5.ph3]" {
+		t.Fatalf("PHSA-2020:00001: %+v", a)
+	}
+	if len(advs) < 200 {
+		t.Errorf("%d advisories from 222 definitions", len(advs))
+	}
 }
