@@ -8,6 +8,7 @@ import (
 	"github.com/vigilsec/vigil/internal/events"
 	"github.com/vigilsec/vigil/internal/registry"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/web"
 	"github.com/vigilsec/vigil/internal/worker"
 )
 
@@ -62,4 +63,17 @@ func (s *Server) reattach(ctx context.Context, images map[[2]string]bool) {
 	if added {
 		s.poke()
 	}
+}
+
+// attachments lists an image's referrers for the console.
+func (s *Server) attachments(ctx context.Context, repository, digest string) ([]web.Attachment, error) {
+	ds, err := s.registry.Referrers(ctx, repository, digest, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Attachment, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, web.Attachment{Digest: d.Digest.String(), MediaType: d.MediaType, ArtifactType: d.ArtifactType, Size: d.Size, Annotations: d.Annotations})
+	}
+	return out, nil
 }

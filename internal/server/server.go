@@ -261,7 +261,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}))
 	mux.Handle("/", web.New(web.Options{
 		Store: st, Auth: s.auth, ApplyRules: s.applyRules, Secret: secret,
-		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, Feeds: s.webFeeds,
+		Account: cfg.Account, Region: cfg.Region, Log: cfg.Log, Feeds: s.webFeeds, Attachments: s.attachments,
 		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, SecureCookies: cfg.SecureCookies,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })

@@ -125,6 +125,9 @@ type imageView struct {
 	Warnings      []pageWarning
 	WarningsMore  int
 	CoverageError string
+	// Attachments are the artifacts attached to the image.
+	Attachments      []Attachment
+	AttachmentsError string
 }
 
 // pageWarning is an analysis warning as the scanner stores it.
@@ -198,6 +201,7 @@ func (c *console) image(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		v.DecisionsError = c.errNote("Gate decisions", err)
 	}
 	c.coverageOf(ctx, &v)
+	c.attachmentsOf(ctx, &v)
 	status := http.StatusOK
 	if len(f.Errors) > 0 {
 		status = http.StatusBadRequest

@@ -47,6 +47,9 @@ type Options struct {
 	// Feeds, when set, lists the vulnerability database's feeds with the
 	// age of their data, for the dashboard.
 	Feeds func(ctx context.Context) ([]Feed, error)
+	// Attachments, when set, lists the artifacts attached to an image
+	// (its referrers in the registry), for the image's page.
+	Attachments func(ctx context.Context, repository, digest string) ([]Attachment, error)
 	// SessionIdle is how long a session lasts without use (default 2
 	// hours); SessionLifetime how long it lasts at most after sign-in,
 	// used or not (default 12 hours).
