@@ -42,7 +42,7 @@ type streamer struct {
 const (
 	streamSlots = 4
 	// streamBuffer is how far an upload may run ahead of its analysis.
-	streamBuffer = 16 << 20
+	streamBuffer = 4 << 20
 	streamChunk  = 32 << 10
 )
 

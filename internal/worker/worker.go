@@ -204,7 +204,7 @@ func (w *Worker) scan(ctx context.Context, repository, digest string) error {
 	if why := unsupported(inv, res.Warnings); why != "" {
 		return w.unsupported(ctx, repository, digest, why, res.Warnings)
 	}
-	data, err := json.Marshal(inv)
+	data, err := encodeInventory(inv)
 	if err != nil {
 		return err
 	}

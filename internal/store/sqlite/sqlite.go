@@ -33,9 +33,13 @@ var migrations embed.FS
 // PostgreSQL. 16 KiB pages hold several findings (each carries a few KiB
 // of Inspector JSON), so a rescan of an image writes fewer WAL frames; the
 // page size only takes effect when the file is created, before WAL mode
-// is set.
+// is set. Each connection (one writer, max(4, CPUs) readers) caches at
+// most 4 MB of pages, memory SQLite keeps for the life of the process:
+// the file's pages are in the system's cache besides, and larger caches
+// filled by a few large rows (a layer cache entry, an inventory of
+// 25,000 packages) would hold tens of megabytes of a server's memory.
 const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
-	"&_pragma=case_sensitive_like(1)&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)" +
+	"&_pragma=case_sensitive_like(1)&_pragma=cache_size(-4000)&_pragma=temp_store(MEMORY)" +
 	"&_pragma=page_size(16384)&_pragma=journal_size_limit(67108864)&_pragma=analysis_limit(1000)"
 
 // Open opens (creating if needed) the database file at path.
