@@ -181,16 +181,6 @@ func TestScanRuntimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := runVigilEnv(t, env, "scan", root, "--format", "json")
-	var doc struct {
-		Findings []struct {
-			ID      string
-			Aliases []string
-			Package struct{ Name, Version, Type, Path string }
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
-	}
 	pkgs := map[string]string{}
 	for _, p := range sbom.Packages {
 		pkgs[p.Type+" "+p.Name+" "+p.Path] = p.Version + " " + p.PURL
@@ -208,14 +198,18 @@ func TestScanRuntimes(t *testing.T) {
 		}
 	}
 
-	found := map[string]map[string]bool{}
-	for _, f := range doc.Findings {
-		k := f.Package.Name + " " + f.Package.Path
-		if found[k] == nil {
-			found[k] = map[string]bool{}
-		}
-		for _, id := range append([]string{f.ID}, f.Aliases...) {
-			found[k][id] = true
+	found := findingIDs(t, out)
+	// The same through SBOMs: the programs keep their CPEs (CycloneDX
+	// cpe, SPDX cpe23Type) and are matched again.
+	for _, format := range []string{"cyclonedx", "spdx"} {
+		file := filepath.Join(t.TempDir(), "runtimes."+format+".json")
+		runVigilEnv(t, env, "sbom", root, "--format", format, "--output", file)
+		sout, _ := runVigilEnv(t, env, "scan", "sbom:"+file, "--format", "json")
+		got := findingIDs(t, sout)
+		for _, k := range []string{"node /usr/local/bin/node", "python /usr/local/bin/python3.11", "busybox /usr/local/bin/busybox"} {
+			if len(got[k]) == 0 || len(got[k]) != len(found[k]) {
+				t.Errorf("from the %s SBOM, %s: %v, from the tree %v", format, k, got[k], found[k])
+			}
 		}
 	}
 	// The NVD records' own ranges, read by hand: node.js 16.0.0–20.6.1
@@ -249,4 +243,31 @@ func TestScanRuntimes(t *testing.T) {
 			t.Errorf("Go %s %s: advisories\n%v\nthe Go database lists\n%v", mod, goV, got, want)
 		}
 	}
+}
+
+// findingIDs maps "package path" to every id of its findings in a vigil
+// scan JSON report.
+func findingIDs(t *testing.T, out string) map[string]map[string]bool {
+	t.Helper()
+	var doc struct {
+		Findings []struct {
+			ID      string
+			Aliases []string
+			Package struct{ Name, Path string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]map[string]bool{}
+	for _, f := range doc.Findings {
+		k := f.Package.Name + " " + f.Package.Path
+		if found[k] == nil {
+			found[k] = map[string]bool{}
+		}
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			found[k][id] = true
+		}
+	}
+	return found
 }

@@ -112,6 +112,9 @@ func cdxComponent(p *inventory.Package, d *inventory.Distro) cdx.Component {
 		Licenses:   cdxLicenses(p.Licenses),
 		Properties: cdxProps(packageProps(p, false)),
 	}
+	if len(p.CPEs) > 0 {
+		c.CPE = p.CPEs[0]
+	}
 	if p.Type == inventory.Maven {
 		// CycloneDX names Maven artifacts by group and name.
 		if g, a, ok := strings.Cut(p.Name, ":"); ok {
@@ -243,6 +246,9 @@ func decodeCycloneDX(data []byte) (Subject, *inventory.Inventory, error) {
 			continue
 		}
 		comp := component{name: c.Name, group: c.Group, version: c.Version, purl: c.PackageURL, props: ps}
+		if c.CPE != "" {
+			comp.cpes = []string{c.CPE}
+		}
 		comp.licenses = cdxLicenseStrings(c.Licenses)
 		if c.Evidence != nil && c.Evidence.Occurrences != nil {
 			for _, o := range *c.Evidence.Occurrences {

@@ -17,8 +17,11 @@ type component struct {
 	name, group, version, purl string
 	licenses                   []string
 	paths                      []string
-	props                      props
-	sourceInfo                 string // SPDX sourceInfo
+	// cpes are the component's CPE 2.3 names (CycloneDX cpe, SPDX
+	// cpe23Type references).
+	cpes       []string
+	props      props
+	sourceInfo string // SPDX sourceInfo
 }
 
 // pkg turns c into a package. It returns false for components that are
@@ -36,6 +39,12 @@ func (c *component) pkg() (inventory.Package, bool, error) {
 	switch typ {
 	case inventory.Deb, inventory.APK, inventory.RPM, inventory.Go, inventory.NPM, inventory.PyPI,
 		inventory.Maven, inventory.Gem, inventory.Cargo, inventory.Composer, inventory.NuGet:
+	case inventory.Generic:
+		// A program found from its files (Syft's binary classifiers,
+		// Vigil's own): only one with a CPE can be matched.
+		if len(c.cpes) == 0 {
+			return inventory.Package{}, false, nil
+		}
 	default:
 		return inventory.Package{}, false, nil
 	}
@@ -52,6 +61,9 @@ func (c *component) pkg() (inventory.Package, bool, error) {
 	}
 	if p.Version == "" {
 		p.Version = u.Version
+	}
+	if typ == inventory.Generic {
+		p.CPEs = c.cpes
 	}
 	if e := q["epoch"]; e != "" && typ.IsOS() && !strings.Contains(p.Version, ":") {
 		p.Version = e + ":" + p.Version

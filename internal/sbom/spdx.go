@@ -145,6 +145,11 @@ func spdxDocument(s Subject, inv *inventory.Inventory, t Tool, now time.Time) *s
 			PrimaryPackagePurpose: "LIBRARY",
 			Annotations:           annotate(packageProps(p, true)),
 		}
+		for _, cpe := range p.CPEs {
+			sp.PackageExternalReferences = append(sp.PackageExternalReferences, &spdx.PackageExternalReference{
+				Category: common.CategorySecurity, RefType: common.TypeSecurityCPE23Type, Locator: cpe,
+			})
+		}
 		if p.Path != "" {
 			sp.PackageSourceInfo = "acquired package info from " + p.Path
 		}
@@ -253,6 +258,9 @@ func fromSPDX(doc *spdx.Document) (Subject, *inventory.Inventory, error) {
 		for _, r := range p.PackageExternalReferences {
 			if r != nil && r.RefType == common.TypePackageManagerPURL && c.purl == "" {
 				c.purl = r.Locator
+			}
+			if r != nil && r.RefType == common.TypeSecurityCPE23Type && r.Locator != "" {
+				c.cpes = append(c.cpes, r.Locator)
 			}
 		}
 		c.licenses = spdxLicenseStrings(p, extracted)
