@@ -197,6 +197,13 @@ func TestScanRedHat(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := buildRPMRoot(t, "../distro/testdata/os-release/"+c.osRelease, c.pkgs)
+			// As in UBI minimal and micro, the root holds the rpm
+			// database and no rpm binary.
+			for _, bin := range []string{"usr/bin/rpm", "bin/rpm"} {
+				if _, err := os.Stat(filepath.Join(root, bin)); err == nil {
+					t.Fatalf("%s in the root", bin)
+				}
+			}
 			if c.contentSets != nil {
 				manifests := filepath.Join(root, "root", "buildinfo", "content_manifests")
 				os.MkdirAll(manifests, 0o755)
