@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -402,4 +403,76 @@ func clientRole(role string) string {
 		return "no token"
 	}
 	return role
+}
+
+// TestClientScanSbomThirdParty sends real Syft and Trivy documents (SPDX
+// 2.3 and CycloneDX 1.6, internal/sbom/testdata/thirdparty) to ScanSbom:
+// each is accepted, gives the findings `vigil scan sbom:FILE` gives, and
+// says what it could not assess (the shared Alpine secdb stops at
+// v3.11, the Debian lists know no bookworm packages' fixes).
+func TestClientScanSbomThirdParty(t *testing.T) {
+	cs := newClientServer(t)
+	for _, name := range []string{"syft-alpine-3.20.3.spdx.json", "trivy-alpine-3.20.3.spdx.json", "syft-debian-bookworm.cdx.json", "trivy-alpine-3.20.3.cdx.json"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join("..", "sbom", "testdata", "thirdparty", name)
+			doc, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, localOut, errs := cs.local("scan", "sbom:"+file, "--format", "json")
+			if code != 0 {
+				t.Fatalf("local scan: exit %d\n%s", code, errs)
+			}
+			body, _ := json.Marshal(map[string]any{"sbom": json.RawMessage(doc), "outputFormat": "INSPECTOR"})
+			status, answer := cs.scanSBOM(t, store.RolePipeline, body)
+			if status != http.StatusOK {
+				t.Fatalf("ScanSbom: %d %s", status, answer)
+			}
+			sameFindings(t, "ScanSbom of "+name, inspectorFindings(t, answer), jsonFindings(t, localOut))
+			var gaps struct {
+				Coverage struct {
+					Gaps []string `json:"gaps"`
+				} `json:"coverage"`
+			}
+			json.Unmarshal([]byte(localOut), &gaps)
+			for _, g := range gaps.Coverage.Gaps {
+				if !strings.Contains(string(answer), `"Not assessed: `+g+`"`) {
+					t.Errorf("ScanSbom does not say %q is not assessed", g)
+				}
+			}
+			if len(gaps.Coverage.Gaps) == 0 {
+				t.Errorf("no coverage gap locally; the shared feeds do not cover this release")
+			}
+		})
+	}
+}
+
+// TestClientInventoryBadInput: inventories no scan of an image would
+// send are answered 200 or 400, never a server error.
+func TestClientInventoryBadInput(t *testing.T) {
+	cs := newClientServer(t)
+	for _, body := range []string{
+		`{"packages":[]}`,
+		`{"packages":[{"name":"x","type":"bogus","version":"1"}]}`,
+		`{"packages":[{"name":"golang.org/x/text","type":"golang","version":"not-a-version","goCode":{"packages":null}}]}`,
+		`{"distro":{"id":"debian","versionId":"99"},"packages":[{"name":"openssl","type":"deb","version":"::::","source":{"name":""}}]}`,
+		`{"distro":{"id":"alpine","versionId":"3.7.3"},"packages":[{"name":"musl","type":"apk","version":"` + strings.Repeat("9", 10000) + `"}]}`,
+		`{"packages":[{"name":"lodash","type":"npm","version":"4.17.15"}],"warnings":[{"layer":-5,"path":"../../etc","message":"x","incomplete":"npm"}]}`,
+		`{"packages":[{"name":"x","type":"npm"}],"unknown":1}`,
+		`[]`,
+		`{"packages":[{"name":"x","type":"npm"}]} {}`,
+	} {
+		req, _ := http.NewRequest("POST", cs.url+"/api/v1/scan/inventory", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+cs.tokens[store.RolePipeline])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%.100s: %d %s", body, resp.StatusCode, answer)
+		}
+	}
 }
