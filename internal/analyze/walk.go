@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -169,7 +170,12 @@ func (w *walker) tar(l *image.Layer) error {
 	defer zr.Close()
 	ahead := newPrefetcher(zr)
 	defer ahead.Close()
-	digest := sha256.New()
+	// The diff-id is checked in the algorithm the config gives it in
+	// (sha512 for an image pushed by sha512); sha256 when there is none.
+	alg, digest := "sha256", sha256.New()
+	if strings.HasPrefix(w.diffID, "sha512:") {
+		alg, digest = "sha512", sha512.New()
+	}
 	counted := &countingWriter{w: digest}
 	tail := &tailReader{r: io.TeeReader(ahead, counted)}
 	tr := tar.NewReader(tail)
@@ -200,7 +206,7 @@ func (w *walker) tar(l *image.Layer) error {
 		return fmt.Errorf("read after end of archive: %w", err)
 	}
 	w.r.Bytes = counted.n
-	sum := "sha256:" + hex.EncodeToString(digest.Sum(nil))
+	sum := alg + ":" + hex.EncodeToString(digest.Sum(nil))
 	if w.diffID == "" {
 		w.diffID, w.r.DiffID = sum, sum
 	} else if sum != w.diffID {

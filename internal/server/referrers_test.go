@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -232,5 +234,39 @@ func TestReferrersAttached(t *testing.T) {
 	if code := ts.api(t, "GET", "/api/v1/images/referrers?repository=team/alpine&tag=3.7&artifactType=application/vnd.example.signature", nil, &list); code != 200 ||
 		len(list.Referrers) != 1 || list.Referrers[0].ArtifactType != "application/vnd.example.signature" {
 		t.Errorf("images/referrers filtered: %d %+v", code, list.Referrers)
+	}
+}
+
+// TestReferrersSHA512Scan: an image regctl rewrites to sha512 digests
+// (manifest, config, layers) and pushes is recorded under its manifest's
+// sha256 digest and scanned like any other: the same findings.
+func TestReferrersSHA512Scan(t *testing.T) {
+	ts := startServer(t, "", "vulndb/alpine-secdb")
+	ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	dir := t.TempDir()
+	regctl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(testenv.Tool(t, "regctl"), append(args, "--host", "reg="+ts.Host+",tls=disabled,user=vigil,pass="+ts.Token)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("regctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	regctl("image", "mod", ts.Host+"/team/alpine:3.7", "--digest-algo", "sha512", "--create", "3.7-sha512")
+	raw := regctl("manifest", "get", "--format", "raw-body", ts.Host+"/team/alpine:3.7-sha512")
+	if !strings.Contains(raw, `"sha512:`) {
+		t.Fatalf("regctl did not push sha512 descriptors: %s", raw)
+	}
+	sum := sha256.Sum256([]byte(raw))
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	im := ts.waitScan(t, "team/alpine", digest)
+	if im.ScanStatus != "COMPLETE" || im.Counts["TOTAL"] != 2 {
+		t.Fatalf("scan of the sha512 image %s: %+v", digest, im)
+	}
+	want := "musl CVE-2019-14697 ACTIVE,musl-utils CVE-2019-14697 ACTIVE"
+	if got := strings.Join(ts.findings(t, "team/alpine", digest), ","); got != want {
+		t.Errorf("findings of the sha512 image: %s, want %s", got, want)
 	}
 }
