@@ -38,6 +38,7 @@ CREATE TABLE aliases(alias TEXT NOT NULL, id TEXT NOT NULL);
 CREATE TABLE epss(cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE kev(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE nvd(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE ecosystem_sources(ecosystem TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY(ecosystem, source)) WITHOUT ROWID;
 `
 
 // Indexes are made after the rows are in: one sort instead of a b-tree
@@ -45,6 +46,16 @@ CREATE TABLE nvd(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 const indexes = `
 CREATE INDEX affected_package ON affected(ecosystem, name);
 CREATE INDEX aliases_alias ON aliases(alias);
+`
+
+// derived is remade after every build and every install: which advisory
+// sources name packages of each ecosystem, which a scan's coverage asks
+// for every ecosystem it meets and which the full feeds would otherwise
+// answer by joining hundreds of thousands of rows each time.
+const derived = `
+DELETE FROM ecosystem_sources;
+INSERT INTO ecosystem_sources(ecosystem, source)
+	SELECT DISTINCT f.ecosystem, a.source FROM affected f JOIN advisories a ON a.id = f.id;
 `
 
 // maxRecordErrors bounds the per-record errors a build keeps for its
@@ -244,7 +255,7 @@ func (b *builder) finish(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := b.tx.ExecContext(ctx, indexes); err != nil {
+	if _, err := b.tx.ExecContext(ctx, indexes+derived); err != nil {
 		b.abort()
 		return err
 	}

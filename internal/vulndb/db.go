@@ -29,7 +29,7 @@ import (
 
 // schemaVersion changes whenever the database layout or the way feeds are
 // converted changes; a database of another version must be rebuilt.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // ErrNoDatabase is returned by Open when there is no database yet.
 var ErrNoDatabase = errors.New("vulndb: no vulnerability database (run `vigil db update`, or `vigil db import` for air-gapped sites)")

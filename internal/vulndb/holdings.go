@@ -33,10 +33,10 @@ func (d *DB) Ecosystems(ctx context.Context) ([]string, error) {
 
 // EcosystemSources lists the feeds whose advisories name packages of an
 // ecosystem ("debian-dsa", "debian-dla" for "Debian:11"), sorted; none
-// when the database holds nothing for it.
+// when the database holds nothing for it. The build works it out once
+// (see derived).
 func (d *DB) EcosystemSources(ctx context.Context, ecosystem string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT a.source FROM affected f JOIN advisories a ON a.id = f.id
-		WHERE f.ecosystem = ? ORDER BY a.source`, ecosystem)
+	rows, err := d.db.QueryContext(ctx, `SELECT source FROM ecosystem_sources WHERE ecosystem = ? ORDER BY source`, ecosystem)
 	if err != nil {
 		return nil, fmt.Errorf("vulndb: sources of %s: %w", ecosystem, err)
 	}

@@ -635,6 +635,9 @@ func assemble(ctx context.Context, path string, base bool, held map[string]Parti
 			return fmt.Errorf("vulndb: install: %w", err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, derived); err != nil {
+		return fmt.Errorf("vulndb: install: %w", err)
+	}
 	if err := checkCounts(ctx, tx, a.Partitions); err != nil {
 		return err
 	}

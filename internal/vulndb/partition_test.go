@@ -165,6 +165,23 @@ func TestDBPullPartitions(t *testing.T) {
 	if affecting, err := db.Affecting(ctx, "Go", "golang.org/x/net"); err != nil || len(affecting) == 0 {
 		t.Errorf("golang.org/x/net: %d advisories, %v", len(affecting), err)
 	}
+	// The derived table is remade on install, the update included.
+	sdb, err := Open(ctx, server.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	ecos, err := sdb.Ecosystems(ctx)
+	if err != nil || len(ecos) == 0 {
+		t.Fatalf("server ecosystems: %v, %v", ecos, err)
+	}
+	for _, e := range ecos {
+		want, err1 := sdb.EcosystemSources(ctx, e)
+		got, err2 := db.EcosystemSources(ctx, e)
+		if err1 != nil || err2 != nil || strings.Join(got, ",") != strings.Join(want, ",") || len(want) == 0 {
+			t.Errorf("%s: the copy's sources %v (%v), the server's %v (%v)", e, got, err2, want, err1)
+		}
+	}
 }
 
 // samePartitions checks that the database in d exports to ex's partitions
@@ -225,8 +242,9 @@ func TestDBPullPartitionsCoverSchema(t *testing.T) {
 	}
 	// advisories, affected and aliases: advisories/FEED; epss, kev and
 	// nvd: their own; meta and sources: the snapshot and the record of
-	// the installation.
-	if got, want := strings.Join(tables, " "), "advisories affected aliases epss kev meta nvd sources"; got != want {
+	// the installation; ecosystem_sources is derived, remade by every
+	// install (derived, in build.go).
+	if got, want := strings.Join(tables, " "), "advisories affected aliases ecosystem_sources epss kev meta nvd sources"; got != want {
 		t.Errorf("the database has tables %s; partitions carry %s: carry the new ones in partition.go", got, want)
 	}
 }
