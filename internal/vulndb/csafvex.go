@@ -122,7 +122,7 @@ func tarFiles(w io.Writer, files []string) error {
 }
 
 // csafVendor says whose CSAF document a JSON file is, or "" when it is
-// none.
+// none, or another publisher's.
 func csafVendor(p string) string {
 	f, err := os.Open(p)
 	if err != nil {

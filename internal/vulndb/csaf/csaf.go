@@ -67,12 +67,16 @@ const (
 )
 
 // Vendor says whose document starts with head: SUSE's publisher
-// namespace is https://www.suse.com/, Red Hat's https://www.redhat.com.
+// namespace is https://www.suse.com/, Red Hat's https://www.redhat.com;
+// "" for another publisher's, whose products Vigil does not know.
 func Vendor(head []byte) string {
-	if bytes.Contains(head, []byte(`"https://www.suse.com/"`)) || bytes.Contains(head, []byte(`"pkg:rpm/suse/`)) {
+	switch {
+	case bytes.Contains(head, []byte(`"https://www.suse.com/"`)) || bytes.Contains(head, []byte(`"pkg:rpm/suse/`)):
 		return SUSE
+	case bytes.Contains(head, []byte(`"https://www.redhat.com"`)) || bytes.Contains(head, []byte(`"pkg:rpm/redhat/`)):
+		return RedHat
 	}
-	return RedHat
+	return ""
 }
 
 // RecordError is a document that could not be read: it was skipped and
@@ -516,7 +520,8 @@ func ArchiveVendor(r io.Reader) (string, bool) {
 		if !IsDocument(head[:min(n, 2048)]) {
 			return "", false
 		}
-		return Vendor(head[:n]), true
+		v := Vendor(head[:n])
+		return v, v != ""
 	}
 	return "", false
 }

@@ -189,4 +189,7 @@ func TestParseSUSE(t *testing.T) {
 	if b, _ := os.ReadFile("testdata/cve-2023-38545.json"); Vendor(b) != RedHat {
 		t.Error("Red Hat's document taken for SUSE's")
 	}
+	if v := Vendor([]byte(`{"document":{"csaf_version":"2.0","publisher":{"namespace":"https://example.com"}}}`)); v != "" {
+		t.Errorf("another publisher's document taken for %s's", v)
+	}
 }
