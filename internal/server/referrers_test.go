@@ -270,3 +270,28 @@ func TestReferrersSHA512Scan(t *testing.T) {
 		t.Errorf("findings of the sha512 image: %s, want %s", got, want)
 	}
 }
+
+// TestReferrersTagSchemaServe: a referrer pushed the tag-schema way
+// (oras attach --distribution-spec v1.1-referrers-tag, which also pushes
+// a "sha256-HEX" index) can be deleted: the index that lists it is the
+// image's referrers list, not an image index holding it.
+func TestReferrersTagSchemaServe(t *testing.T) {
+	ts := startServer(t, "", "vulndb/alpine-secdb")
+	digest := ts.push(t, "alpine-3.7.3", "team/alpine:3.7")
+	ts.waitScan(t, "team/alpine", digest)
+	dir := t.TempDir()
+	ref := ts.Host + "/team/alpine@" + digest
+	os.WriteFile(filepath.Join(dir, "sig.json"), []byte(`{"sig":1}`), 0o600)
+	ts.oras(t, dir, "attach", "--distribution-spec", "v1.1-referrers-tag", "--artifact-type", "application/vnd.example.signature", ref, "sig.json")
+	sig := ts.discover(t, dir, ref)["application/vnd.example.signature"]
+	if len(sig) != 1 {
+		t.Fatalf("oras discover lists %d signatures, want 1", len(sig))
+	}
+	if code := ts.api(t, "GET", "/api/v1/images/detail?repository=team/alpine&tag=sha256-"+strings.TrimPrefix(digest, "sha256:"), nil, nil); code != 404 {
+		t.Errorf("the tag-schema index is an image of the API: %d", code)
+	}
+	ts.oras(t, dir, "manifest", "delete", "--force", ts.Host+"/team/alpine@"+sig[0].Digest)
+	if left := ts.discover(t, dir, ref)["application/vnd.example.signature"]; len(left) != 0 {
+		t.Errorf("after deleting the signature, oras discover lists %+v", left)
+	}
+}
