@@ -22,7 +22,8 @@ func (a *app) dbCmd() *cobra.Command {
 		Short: "Manage the local vulnerability database",
 		Long: "Vigil keeps the vulnerability feeds it downloads, and a database built from them, in\n" +
 			"--db-dir (default: the cache directory + /db). `db update` downloads every feed from\n" +
-			"upstream; `db import` reads local copies for sites without network access.",
+			"upstream; `db import` reads local copies for sites without network access; `db pull`\n" +
+			"fetches the database a Vigil server publishes in its registry (vigil/db), or a mirror's copy.",
 	}
 	cmd.PersistentFlags().String("db-dir", "", "directory of the vulnerability database (default CACHE-DIR/db)")
 	cmd.AddCommand(a.dbUpdateCmd(), a.dbImportCmd(), a.dbStatusCmd(), a.dbPullCmd())
