@@ -27,7 +27,9 @@ import (
 )
 
 // dbFeeds are the real feeds the database artifact tests build from.
-var dbFeeds = []string{"vulndb/osv/Go/all.zip", "vulndb/osv/crates.io/all.zip", "vulndb/kev", "vulndb/epss", "vulndb/nvd", "vulndb/alpine-secdb"}
+// (EPSS, 360,000 rows, is left to the vulndb package's partition test,
+// which reads a part of it.)
+var dbFeeds = []string{"vulndb/osv/Go/all.zip", "vulndb/osv/crates.io/all.zip", "vulndb/kev", "vulndb/nvd", "vulndb/alpine-secdb"}
 
 // waitPublished waits until the server's vigil/db:latest is the version
 // of the database in dbDir, and returns that version.
@@ -43,7 +45,7 @@ func (ts *testServer) waitPublished(t *testing.T, dbDir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		desc, err := remote.Get(ref, ts.remoteAuth())
 		if err == nil && strings.Contains(string(desc.Manifest), `"`+dbartifact.AnnotationVersion+`":"`+want+`"`) {
@@ -155,7 +157,7 @@ func TestDBPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Version != v1 || full.Delta || full.Fetched != full.Partitions || full.Partitions < 5 {
+	if full.Version != v1 || full.Delta || full.Fetched != full.Partitions || full.Partitions < 4 {
 		t.Errorf("full pull: %+v", full)
 	}
 	sameContent(t, client.DatabasePath(), serverDB)
