@@ -265,9 +265,13 @@ func (a *app) gateDecisionsCmd(f *remoteFlags) *cobra.Command {
 				q.NextToken = page.NextToken
 			}
 			return a.out(f, map[string]any{"decisions": all}, func(w io.Writer) {
-				fmt.Fprintln(w, "DECIDED\tDECISION\tIMAGE\tPOLICY\tTRIGGER\tFINDINGS\tREASON")
+				fmt.Fprintln(w, "DECIDED\tDECISION\tIMAGE\tPOLICY\tTRIGGER\tFINDINGS\tDB VERSION\tREASON")
 				for _, d := range all {
-					fmt.Fprintf(w, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%s\n", when(d.DecidedAt), d.Decision, d.Repository, shortDigest(d.Digest), d.Policy, d.Trigger, len(d.Findings), d.Reason)
+					v := d.DBVersion
+					if v == "" {
+						v = "-"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%s\t%s\n", when(d.DecidedAt), d.Decision, d.Repository, shortDigest(d.Digest), d.Policy, d.Trigger, len(d.Findings), v, d.Reason)
 				}
 			})
 		},

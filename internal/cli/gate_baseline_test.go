@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigilsec/vigil/internal/api/apitest"
 	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -34,8 +35,18 @@ func TestBaselineGateFlags(t *testing.T) {
 	}
 
 	code, out, errs := runRemote(r.env, "gate", "check", "team/app:1.0", "--stage", "prod")
-	if (code != 0 && code != ExitRejected) || !strings.Contains(out, `no other image of team/app was approved for stage "prod"`) {
+	if (code != 0 && code != ExitRejected) || !strings.Contains(out, `no other image of team/app was approved for stage "prod"`) ||
+		!strings.Contains(out, "database version "+apitest.DBVersion) {
 		t.Errorf("gate check --stage prod: exit %d\n%s%s", code, out, errs)
+	}
+	// A decision names the database version too.
+	code, _, errs = runRemote(r.env, "gate", "wait", "team/app:1.0", "--pipeline", "deploy", "--stage", "prod", "--timeout", "10s")
+	if code != 0 && code != ExitRejected {
+		t.Fatalf("gate wait: exit %d\n%s", code, errs)
+	}
+	decisions, _ := r.run("gate", "decisions", "--image", "team/app")
+	if ls := lines(decisions); len(ls) < 2 || !strings.Contains(ls[0], "DB VERSION") || !strings.Contains(ls[1], apitest.DBVersion) {
+		t.Errorf("gate decisions:\n%s", decisions)
 	}
 	for _, c := range []struct{ version, want string }{
 		{"latest", `dbVersion "latest" is not a database version`},

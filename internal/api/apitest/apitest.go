@@ -41,6 +41,10 @@ const (
 	Region  = "eu-test-1"
 )
 
+// DBVersion is the vulnerability database version the fixture's images
+// were matched with.
+const DBVersion = "20260302T110000Z-3f2a9c1b7e4d"
+
 // Now is the fixed clock of the fixture: every image was pushed and
 // scanned in the hour before it.
 var Now = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -324,7 +328,7 @@ func scanImage(st store.Store, im *Image, vulns []vulnerable, at time.Time) erro
 	r := &scan.Report{
 		Subject:  scan.Subject{Name: "vigil.test:5000/" + im.Repository + ":" + im.Tag, Digest: im.Digest, Platform: "linux/amd64", Layers: layers},
 		Distro:   distro,
-		Database: &scan.Database{Path: "vulndb.sqlite", Built: at.Add(-time.Hour)},
+		Database: &scan.Database{Path: "vulndb.sqlite", Built: at.Add(-time.Hour), Version: DBVersion},
 		Time:     at,
 	}
 	for _, v := range vulns {
@@ -410,7 +414,7 @@ func scanImage(st store.Store, im *Image, vulns []vulnerable, at time.Time) erro
 		return store.FindingsUpdate{
 			Findings: changed,
 			Image: &store.ImageUpdate{Repository: im.Repository, Digest: im.Digest, ScanStatus: store.ScanComplete,
-				ScanReason: events.ReasonSuccessful, ScannedAt: at, Distro: distro.String(), InventoryHash: hash},
+				ScanReason: events.ReasonSuccessful, ScannedAt: at, Distro: distro.String(), InventoryHash: hash, DBVersion: DBVersion},
 			Events: append(evts, scanEvt),
 		}, nil
 	})
