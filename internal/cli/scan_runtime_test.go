@@ -198,6 +198,31 @@ func TestScanRuntimes(t *testing.T) {
 		}
 	}
 
+	// The programs are a scope of their own, covered by the NVD feed.
+	var cov struct {
+		Coverage struct {
+			Full   bool
+			Scopes []struct {
+				Name, Ecosystem string
+				Packages        int
+				Covered         bool
+				Sources         []string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &cov); err != nil {
+		t.Fatal(err)
+	}
+	programs := false
+	for _, s := range cov.Coverage.Scopes {
+		if s.Name == "programs (NVD CPE)" {
+			programs = s.Ecosystem == "NVD" && s.Packages == 4 && s.Covered && len(s.Sources) == 1 && s.Sources[0] == "nvd/nvd-runtimes"
+		}
+	}
+	if !programs || !cov.Coverage.Full {
+		t.Errorf("coverage %+v, want full, with the 4 programs covered by nvd/nvd-runtimes", cov.Coverage)
+	}
+
 	found := findingIDs(t, out)
 	// The same through SBOMs: the programs keep their CPEs (CycloneDX
 	// cpe, SPDX cpe23Type) and are matched again.
