@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -64,7 +63,7 @@ func (c *DirCache) Get(_ context.Context, key string) (*LayerResult, error) {
 	if err != nil {
 		return nil, nil
 	}
-	r, err := ReadLayerResult(zr)
+	r, err := ReadLayerResultSpooled(zr, c.dir)
 	if err != nil || r.Key != key {
 		return nil, nil
 	}
@@ -137,10 +136,10 @@ func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
 	bw.Write(tail[1:])
 	bw.WriteByte('\n')
 	var n [binary.MaxVarintLen64]byte
-	for _, set := range r.layerSets() {
-		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(*set)))])
-		for i := range *set {
-			bw.Write((*set)[i][:]) // by index: a copy of the hash would escape
+	for k := range r.layerSets() {
+		bw.Write(n[:binary.PutUvarint(n[:], uint64(r.setLen(k)))])
+		if err := r.writeSet(bw, k); err != nil {
+			return cw.n, fmt.Errorf("analyze: encode layer result: %w", err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -153,6 +152,20 @@ func (r *LayerResult) WriteTo(w io.Writer) (int64, error) {
 // a time, so that the text of a layer's tens of thousands of packages is
 // never all in memory either.
 func ReadLayerResult(rd io.Reader) (*LayerResult, error) {
+	return readLayerResult(rd, "")
+}
+
+// ReadLayerResultSpooled is ReadLayerResult keeping the large path sets
+// in a temporary file in dir (which it removes at once: the file goes
+// when the result does), not in memory.
+func ReadLayerResultSpooled(rd io.Reader, dir string) (*LayerResult, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return readLayerResult(rd, dir)
+}
+
+func readLayerResult(rd io.Reader, dir string) (*LayerResult, error) {
 	dec := json.NewDecoder(rd)
 	var r LayerResult
 	if err := decodeLayerResult(dec, &r); err != nil {
@@ -162,26 +175,8 @@ func ReadLayerResult(rd io.Reader) (*LayerResult, error) {
 	if b, err := br.ReadByte(); err != nil || b != '\n' {
 		return nil, errors.New("analyze: decode layer result: no path sets after the JSON")
 	}
-	for _, set := range r.layerSets() {
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, fmt.Errorf("analyze: decode layer result: %w", err)
-		}
-		if n > maxStoredSet {
-			return nil, fmt.Errorf("analyze: decode layer result: a set of %d paths, more than a walk keeps", n)
-		}
-		// Sized once: the count is bounded, and growing a set of a
-		// million hashes by appending would allocate it five times over.
-		out := make(pathSet, n)
-		for i := range out {
-			if _, err := io.ReadFull(br, out[i][:]); err != nil {
-				return nil, fmt.Errorf("analyze: decode layer result: %w", err)
-			}
-		}
-		if !slices.IsSortedFunc(out, comparePathHash) {
-			return nil, errors.New("analyze: decode layer result: a path set is not sorted")
-		}
-		*set = out
+	if err := readSets(br, &r, dir); err != nil {
+		return nil, fmt.Errorf("analyze: decode layer result: %w", err)
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		return nil, errors.New("analyze: decode layer result: data after the path sets")

@@ -262,3 +262,64 @@ func TestPackagesBound(t *testing.T) {
 		t.Errorf("no incomplete warning: %v", res.Warnings)
 	}
 }
+
+// TestSpooledPathSets checks a layer cache entry whose path sets are
+// large enough to be kept on disk when read back: read from the cache,
+// the upper layer's whiteouts and the file replacing a directory still
+// hide the lower files, and the result written again is the entry read.
+func TestSpooledPathSets(t *testing.T) {
+	upper := []entry{file("var/lib/dpkg/status.d/.wh.a", ""), file("opt/d", "now a file")}
+	for i := 0; i < 3000; i++ {
+		upper = append(upper, file(fmt.Sprintf("fill/%02d/f%05d", i%50, i), ""), file(fmt.Sprintf("gone/.wh.f%05d", i), ""))
+	}
+	img := layered(t,
+		tarball(t, file("var/lib/dpkg/status.d/a", status("a=1")), file("var/lib/dpkg/status.d/b", status("b=1")),
+			file("opt/d/var/lib/dpkg/status", status("c=1"))),
+		tarball(t, upper...),
+	)
+	c, err := analyze.NewDirCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := analyzeImage(t, img, analyze.WithCache(c))
+	second := analyzeImage(t, img, analyze.WithCache(c))
+	for _, l := range second.Layers {
+		if !l.Cached {
+			t.Fatalf("layer %d not from the cache", l.Index)
+		}
+	}
+	for _, res := range []*analyze.Result{first, second} {
+		if got := summary(res.Inventory.Packages); got != "b=1@0 /var/lib/dpkg/status.d/b" {
+			t.Errorf("packages:\n%s", got)
+		}
+	}
+
+	a, err := analyze.New([]analyze.Cataloger{dpkg.Cataloger{}}, analyze.WithTempDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := a.AnalyzeLayer(context.Background(), img.Layers[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.NonDirs) != 3001 || len(r.Whiteouts) != 3001 {
+		t.Fatalf("%d non-directories, %d whiteouts: too few to be spooled", len(r.NonDirs), len(r.Whiteouts))
+	}
+	var buf, again bytes.Buffer
+	if _, err := r.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := analyze.ReadLayerResultSpooled(bytes.NewReader(buf.Bytes()), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.NonDirs) != 0 || len(back.Whiteouts) != 0 {
+		t.Errorf("%d non-directories, %d whiteouts in memory: not spooled", len(back.NonDirs), len(back.Whiteouts))
+	}
+	if _, err := back.WriteTo(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Errorf("written again, %d bytes differ from the %d read", again.Len(), buf.Len())
+	}
+}

@@ -76,12 +76,12 @@ func (s *stack) fileIndex(i int) map[fileKey]*fileKeys {
 // was.
 func (s *stack) deletes(j int, p string) bool {
 	r := s.layers[j]
-	if r.Whiteouts.has(p) {
+	if r.setHas(setWhiteouts, hashPath(p)) {
 		return true
 	}
 	return ancestors(p, func(d string) bool {
 		h := hashPath(d)
-		return r.Whiteouts.hasHash(h) || r.Opaques.hasHash(h) || r.NonDirs.hasHash(h)
+		return r.setHas(setWhiteouts, h) || r.setHas(setOpaques, h) || r.setHas(setNonDirs, h)
 	})
 }
 

@@ -38,10 +38,14 @@ type LayerResult struct {
 	// hashes, a fixed 16 bytes a path however long it is, each path in
 	// one set only unless the layer has it as both; the layer cache
 	// stores them after the JSON fields, in binary.
+	//
+	// A result read from a cache may have the larger sets on disk
+	// instead (disk), which these fields then leave empty.
 	Whiteouts pathSet `json:"-"`
 	Opaques   pathSet `json:"-"`
 	Dirs      pathSet `json:"-"`
 	NonDirs   pathSet `json:"-"`
+	disk      *diskSets
 
 	// Owned records the files the OS package manager installed, per file
 	// that says so (a dpkg .list file, apk's installed database).
@@ -58,7 +62,7 @@ type LayerResult struct {
 // has reports whether the layer has an entry at p.
 func (r *LayerResult) has(p string) bool {
 	h := hashPath(p)
-	return r.NonDirs.hasHash(h) || r.Dirs.hasHash(h)
+	return r.setHas(setNonDirs, h) || r.setHas(setDirs, h)
 }
 
 // Link is a hard link to a file that catalogers read: Target is that

@@ -1,7 +1,6 @@
 package sbom
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,20 +18,15 @@ import (
 // EncodeCycloneDX writes inv as a CycloneDX 1.6 JSON document.
 func EncodeCycloneDX(w io.Writer, s Subject, inv *inventory.Inventory, t Tool, now time.Time) error {
 	bom := cycloneDXBOM(s, inv, t, now)
-	// The serial number is derived from the document written without it.
-	var buf bytes.Buffer
-	if err := writeCycloneDX(&buf, bom); err != nil {
+	// The serial number is derived from the document written without it,
+	// hashed as it is encoded rather than kept: the document of an image
+	// of 25,000 packages is tens of megabytes.
+	h := newDocumentHash()
+	if err := writeCycloneDX(h, bom); err != nil {
 		return err
 	}
-	bom.SerialNumber = "urn:uuid:" + documentID(buf.Bytes())
-	buf.Reset()
-	if err := writeCycloneDX(&buf, bom); err != nil {
-		return err
-	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("sbom: write cyclonedx: %w", err)
-	}
-	return nil
+	bom.SerialNumber = "urn:uuid:" + documentIDOf(h)
+	return writeCycloneDX(w, bom)
 }
 
 func writeCycloneDX(w io.Writer, bom *cdx.BOM) error {

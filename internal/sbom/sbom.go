@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/vigilsec/vigil/internal/inventory"
 )
@@ -29,11 +30,23 @@ var ErrTooLarge = errors.New("sbom: document larger than 256 MiB")
 // documentID derives a name-based (version 5) UUID from a document's
 // content; see "Reproducible output" in the package documentation.
 func documentID(content []byte) string {
+	h := newDocumentHash()
+	h.Write(content)
+	return documentIDOf(h)
+}
+
+// newDocumentHash returns the hash documentIDOf names a document by,
+// for the document to be written to as it is encoded.
+func newDocumentHash() hash.Hash {
 	// A fixed namespace UUID for Vigil's documents (itself random).
 	ns := [16]byte{0x3c, 0x1e, 0x6d, 0x0b, 0x52, 0x8f, 0x4a, 0x57, 0x9d, 0x3e, 0x11, 0x07, 0xc2, 0x4b, 0x8a, 0x60}
 	h := sha1.New()
 	h.Write(ns[:])
-	h.Write(content)
+	return h
+}
+
+// documentIDOf is documentID of what was written to h.
+func documentIDOf(h hash.Hash) string {
 	var u [16]byte
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x50 // version 5

@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			tmp.Close()
 		}
 	}()
-	aopts := []analyze.Option{analyze.WithCache(worker.LayerCache{Store: st}), analyze.WithTempDir(tmp.Path())}
+	aopts := []analyze.Option{analyze.WithCache(worker.LayerCache{Store: st, TempDir: tmp.Path()}), analyze.WithTempDir(tmp.Path())}
 	if s.analyzer, err = analyze.New(catalog.Default(), aopts...); err != nil {
 		return nil, err
 	}

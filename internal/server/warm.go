@@ -118,14 +118,17 @@ func (w *warmer) prefixKey(hexSum string) string {
 	return "prefix/sha256:" + hexSum + "/" + w.analyzer.Version()
 }
 
-// known reports a blob whose layer result is in the cache.
+// known reports a blob whose layer result is in the cache. The entry is
+// not read: reading the result of a layer of 25,000 packages only to
+// learn that it is there would take as much memory as the scan that reads
+// it next.
 func (w *warmer) known(ctx context.Context, digest string) bool {
 	diffID, err := w.store.GetLayer(ctx, w.blobKey(digest))
 	if err != nil || diffID == nil {
 		return false
 	}
-	r, err := (worker.LayerCache{Store: w.store}).Get(ctx, string(diffID)+"/"+w.analyzer.Version())
-	return err == nil && r != nil
+	ok, err := (worker.LayerCache{Store: w.store}).Has(ctx, string(diffID)+"/"+w.analyzer.Version())
+	return err == nil && ok
 }
 
 // record notes that the blob digest is the layer diffID, and, when the

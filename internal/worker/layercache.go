@@ -28,8 +28,12 @@ import (
 // database. Readers see an entry only once its head is there, and one
 // whose chunks do not match the head (a crash between two writes of the
 // same key) reads as absent.
+//
+// A result read back keeps its large path sets in a temporary file in
+// TempDir (the system's when empty), not in memory.
 type LayerCache struct {
-	Store store.Store
+	Store   store.Store
+	TempDir string
 }
 
 var _ analyze.Cache = LayerCache{}
@@ -73,7 +77,7 @@ func (c LayerCache) Get(ctx context.Context, key string) (*analyze.LayerResult, 
 	if err != nil {
 		return nil, chunks.failure()
 	}
-	r, err := analyze.ReadLayerResult(zr)
+	r, err := analyze.ReadLayerResultSpooled(zr, c.TempDir)
 	if err != nil {
 		return nil, chunks.failure()
 	}
@@ -84,6 +88,21 @@ func (c LayerCache) Get(ctx context.Context, key string) (*analyze.LayerResult, 
 		return nil, nil
 	}
 	return r, nil
+}
+
+// Has reports whether an entry is stored under key, without reading it:
+// its head, or an entry stored whole. An entry found damaged when read is
+// absent to Get, and its layer analysed again then.
+func (c LayerCache) Has(ctx context.Context, key string) (bool, error) {
+	data, err := c.Store.GetLayer(ctx, key)
+	if err != nil || data == nil {
+		return false, err
+	}
+	if bytes.HasPrefix(data, []byte(layerHead)) {
+		var h layerHeadFields
+		return json.Unmarshal(data[len(layerHead):], &h) == nil, nil
+	}
+	return bytes.HasPrefix(data, []byte{0x1f, 0x8b}), nil
 }
 
 // Put implements analyze.Cache.
