@@ -276,6 +276,12 @@ func TestBaselineGateDBVersion(t *testing.T) {
 	if _, again := ts.check(t, "team/app@"+digest, "dbVersion", v2); again.Decision != after.Decision || !sameCounts(again.Counts, after.Counts) {
 		t.Errorf("check --db-version %s: %+v, want as decided after the change: %+v", v2, again, after)
 	}
+	// Both are kept under the database directory's versions.
+	for _, v := range []string{v1, v2} {
+		if _, err := os.Stat(filepath.Join(dbDir, "versions", v+".sqlite")); err != nil {
+			t.Errorf("version %s is not kept: %v", v, err)
+		}
+	}
 	if code, _ := ts.check(t, "team/app@"+digest, "dbVersion", "latest"); code != 400 {
 		t.Errorf("a malformed version: %d, want 400", code)
 	}
