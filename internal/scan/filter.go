@@ -123,7 +123,11 @@ func (t Thresholds) Violations(fs []*Finding) []string {
 	var mal []string
 	for _, f := range fs {
 		if f.Malicious {
-			mal = append(mal, f.ID+" "+f.Pkg.Name)
+			name := ""
+			if f.Pkg != nil {
+				name = " " + f.Pkg.Name
+			}
+			mal = append(mal, f.ID+name)
 		}
 	}
 	if len(mal) > 0 && t.Set() {
