@@ -37,7 +37,7 @@ CREATE TABLE affected(ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT N
 CREATE TABLE aliases(alias TEXT NOT NULL, id TEXT NOT NULL);
 CREATE TABLE epss(cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE kev(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE nvd(cve TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE nvd(cve TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE ecosystem_sources(ecosystem TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY(ecosystem, source)) WITHOUT ROWID;
 `
 
@@ -150,10 +150,15 @@ type builder struct {
 	// content hashes every row as it is stored (see version.go).
 	content *contentDigest
 
-	ids      map[string]bool
-	alpine   []vuln.Advisory // read, not yet indexed
-	affected map[[3]string]bool
-	aliases  map[[2]string]bool
+	ids    map[string]struct{}
+	alpine []vuln.Advisory // read, not yet indexed
+	// seenAffected and seenAliases hold the rows of the advisory being
+	// indexed, emptied for each: an advisory's id is stored once (see
+	// ids), so a repeated (ecosystem, name, id) or (alias, id) row can
+	// only come from the same advisory, and nothing needs to be kept
+	// across the whole build for them.
+	seenAffected map[[2]string]struct{}
+	seenAliases  map[string]struct{}
 
 	insAdvisory, insAffected, insAlias, insEPSS, insKEV, insNVD *sql.Stmt
 }
@@ -169,7 +174,8 @@ func newBuilder(ctx context.Context, path string) (*builder, error) {
 		return nil, fmt.Errorf("vulndb: build: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	b := &builder{db: db, content: newContentDigest(), ids: map[string]bool{}, affected: map[[3]string]bool{}, aliases: map[[2]string]bool{}}
+	b := &builder{db: db, content: newContentDigest(), ids: map[string]struct{}{},
+		seenAffected: map[[2]string]struct{}{}, seenAliases: map[string]struct{}{}}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("vulndb: build: %w", err)
@@ -336,7 +342,11 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 	}
 	switch f.Source.Kind {
 	case KindOSV:
-		errs, err = osv.ReadZip(file, info.Size(), add)
+		err = readAhead(func(emit func(*vuln.Advisory) error) error {
+			var rerr error
+			errs, rerr = osv.ReadZip(file, info.Size(), emit)
+			return rerr
+		}, add)
 	case KindAlpine:
 		// osv.dev gives an Alpine CVE one id across every branch and
 		// repository, so the secdb files are merged before they are
@@ -397,7 +407,11 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 		}
 	case KindNVD:
 		var page nvd.Page
-		page, errs, err = nvd.Parse(file, func(c nvd.CVE) error {
+		err = readAhead(func(emit func(nvd.CVE) error) error {
+			var rerr error
+			page, errs, rerr = nvd.Parse(file, emit)
+			return rerr
+		}, func(c nvd.CVE) error {
 			var refs []string
 			for _, r := range c.References {
 				refs = append(refs, r.URL)
@@ -464,6 +478,53 @@ func (b *builder) load(ctx context.Context, f *feed) error {
 	return nil
 }
 
+// readAhead runs read, a parser handing each record it reads to emit, in
+// a goroutine of its own, while the calling goroutine stores the records
+// read before with store: inflating and parsing a feed take about as long
+// as storing it, and the two overlap on two cores. store sees the records
+// in the order read emits them, so a build stays deterministic. At most
+// readAheadRecords parsed records wait, which bounds the memory it adds.
+// The first error of store ends read and is returned; otherwise read's.
+func readAhead[T any](read func(emit func(T) error) error, store func(T) error) error {
+	records := make(chan T, readAheadRecords)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(records)
+		readErr = read(func(r T) error {
+			select {
+			case <-stop:
+				return errStoreFailed
+			default:
+			}
+			select {
+			case records <- r:
+				return nil
+			case <-stop:
+				return errStoreFailed
+			}
+		})
+	}()
+	var storeErr error
+	for r := range records {
+		if storeErr != nil {
+			continue
+		}
+		if storeErr = store(r); storeErr != nil {
+			close(stop)
+		}
+	}
+	// records is closed only when read has returned.
+	if storeErr != nil {
+		return storeErr
+	}
+	return readErr
+}
+
+const readAheadRecords = 64
+
+var errStoreFailed = errors.New("vulndb: storing a record failed")
+
 // advisory indexes one advisory; it returns 1 if it was added, 0 if it was
 // withdrawn or an advisory with its id came from a preferred feed.
 func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
@@ -474,10 +535,10 @@ func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
 		b.report.Withdrawn++
 		return 0, nil
 	}
-	if b.ids[a.ID] {
+	if _, dup := b.ids[a.ID]; dup {
 		return 0, nil
 	}
-	b.ids[a.ID] = true
+	b.ids[a.ID] = struct{}{}
 	data, err := json.Marshal(a)
 	if err != nil {
 		return 0, err
@@ -486,25 +547,26 @@ func (b *builder) advisory(ctx context.Context, a *vuln.Advisory) (int, error) {
 	if _, err := b.insAdvisory.ExecContext(ctx, a.ID, a.Source, data); err != nil {
 		return 0, err
 	}
+	clear(b.seenAffected)
 	for _, af := range a.Affected {
 		if af.Package.Ecosystem == "" || af.Package.Name == "" {
 			continue
 		}
-		k := [3]string{af.Package.Ecosystem, NormalizeName(af.Package.Ecosystem, af.Package.Name), a.ID}
-		if b.affected[k] {
+		k := [2]string{af.Package.Ecosystem, NormalizeName(af.Package.Ecosystem, af.Package.Name)}
+		if _, dup := b.seenAffected[k]; dup {
 			continue
 		}
-		b.affected[k] = true
-		if _, err := b.insAffected.ExecContext(ctx, k[0], k[1], k[2]); err != nil {
+		b.seenAffected[k] = struct{}{}
+		if _, err := b.insAffected.ExecContext(ctx, k[0], k[1], a.ID); err != nil {
 			return 0, err
 		}
 	}
+	clear(b.seenAliases)
 	for _, alias := range a.IDs() {
-		k := [2]string{alias, a.ID}
-		if b.aliases[k] {
+		if _, dup := b.seenAliases[alias]; dup {
 			continue
 		}
-		b.aliases[k] = true
+		b.seenAliases[alias] = struct{}{}
 		if _, err := b.insAlias.ExecContext(ctx, alias, a.ID); err != nil {
 			return 0, err
 		}
