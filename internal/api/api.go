@@ -113,6 +113,8 @@ func (h *handler) routes() []route {
 
 		{"GET", "/repositories", auth.Read, h.listRepositories},
 		{"PUT", "/repositories/settings", auth.Write, h.repositorySettings},
+		{"GET", "/repositories/tag-mutability", auth.Read, h.getTagMutability},
+		{"PUT", "/repositories/tag-mutability", auth.Write, h.putTagMutability},
 
 		{"GET", "/images", auth.Read, h.listImages},
 		{"GET", "/images/detail", auth.Read, h.imageDetail},

@@ -41,6 +41,8 @@ func routeCases() []routeCase {
 		{"GET /openapi.yaml", fixed("/api/v1/openapi.yaml", nil), 200, nil},
 		{"GET /repositories", fixed("/api/v1/repositories", nil), 200, nil},
 		{"PUT /repositories/settings", fixed("/api/v1/repositories/settings", map[string]string{"repository": "team/app", "rescanDuration": "DAYS_30"}), 200, nil},
+		{"GET /repositories/tag-mutability", fixed("/api/v1/repositories/tag-mutability?repositoryName=team/app", nil), 200, nil},
+		{"PUT /repositories/tag-mutability", fixed("/api/v1/repositories/tag-mutability", map[string]string{"repositoryName": "team/app", "imageTagMutability": "IMMUTABLE"}), 200, nil},
 		{"GET /images", fixed("/api/v1/images?repository=team/app", nil), 200, nil},
 		{"GET /images/detail", fixed("/api/v1/images/detail?repository=team/app&tag=1.0", nil), 200, nil},
 		{"GET /images/sbom", fixed("/api/v1/images/sbom?repository=team/app&tag=1.0", nil), 200, nil},
@@ -326,5 +328,7 @@ func snapshot(t *testing.T, s store.Store) map[string]string {
 	decisions, _, err := s.GateDecisions(ctx, store.GateDecisionQuery{Limit: 1000})
 	sort.Slice(decisions, func(i, j int) bool { return decisions[i].ID < decisions[j].ID })
 	put("gateDecisions", decisions, err)
+	mutability, err := s.TagMutability(ctx, "team/app")
+	put("tagMutability", mutability, err)
 	return out
 }

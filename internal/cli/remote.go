@@ -277,7 +277,8 @@ func (a *app) repositoriesCmd() *cobra.Command {
 	}
 	set.Flags().StringVar(&duration, "rescan-duration", "", "LIFETIME, or DAYS_14, DAYS_30, DAYS_60, DAYS_90, DAYS_180")
 	set.Flags().StringVar(&basis, "basis", "", "PUSH (default) or PULL: count from the push or from the last pull")
-	return remoteGroup("repositories", "Repositories of a Vigil server and their rescan durations", &f, list, set)
+	return remoteGroup("repositories", "Repositories of a Vigil server: rescan durations and tag mutability", &f,
+		append([]*cobra.Command{list, set}, a.tagMutabilityCmds(&f)...)...)
 }
 
 // filterFlags build Inspector filter criteria from the command line.

@@ -85,6 +85,12 @@ type Options struct {
 	// error wrapping a *ReferencedError refuses the deletion with a 409
 	// naming the index that needs the manifest; any other error is a 500.
 	BeforeDelete func(ctx context.Context, repository, digest string) error
+	// BeforeRetag is asked before a manifest PUT moves a tag that names
+	// the manifest from to the manifest to (pushing the same manifest
+	// under its tag again asks nothing). An error wrapping an
+	// *ImmutableTagError refuses the PUT with a 400 TAG_INVALID naming
+	// the tag and repository; any other error is a 500.
+	BeforeRetag func(ctx context.Context, repository, tag, from, to string) error
 	// OnUntag is called when a tag has been deleted (DELETE
 	// …/manifests/TAG removes the tag and keeps the manifest it named),
 	// before the 202 is sent; digest is the manifest the tag named, ""

@@ -198,6 +198,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		r.serveError(w, req, *e, nil)
 		return
 	}
+	if r.refuseRetag(w, req, rt, tags, digest.FromBytes(body)) {
+		return
+	}
 	if r.opts.OnPush == nil && !isReferrer && alias == "" && len(tags) == 0 {
 		r.app.ServeHTTP(w, req)
 		return

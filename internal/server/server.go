@@ -195,6 +195,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Registry state: tag deletion and index references.
 	ropts.OnUntag, ropts.BeforeDelete = s.onUntag, s.beforeDelete
+	// Repository settings: immutable tags.
+	ropts.BeforeRetag = s.beforeRetag
 	if cfg.S3 != nil {
 		ropts.S3 = cfg.S3
 	} else {

@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/mutability"
 )
 
 // ErrNotFound is returned when the thing asked for does not exist.
@@ -250,6 +252,15 @@ type Store interface {
 	// judged, and the index it belongs to); ErrNotFound when there is
 	// none.
 	LastApproved(ctx context.Context, repository, stage string, exclude ...string) (*GateDecision, error)
+
+	// Repository settings in ECR's shapes: imageTagMutability.
+
+	// TagMutability is a repository's tag mutability; the zero Setting
+	// (MUTABLE) when none was put. A repository need not exist yet.
+	TagMutability(ctx context.Context, repository string) (mutability.Setting, error)
+	// PutTagMutability replaces a repository's tag mutability; ErrInvalid
+	// when the setting is not valid.
+	PutTagMutability(ctx context.Context, repository string, s mutability.Setting) error
 }
 
 // Child is a manifest an image index lists, with that manifest's state in

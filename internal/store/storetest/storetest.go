@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ImageCoverage", testImageCoverage},
 		{"RegistryState", testRegistryState},
 		{"Baseline", testBaseline},
+		{"TagMutability", testTagMutability},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh) })

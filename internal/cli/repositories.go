@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigilsec/vigil/internal/apiclient"
+	"github.com/vigilsec/vigil/internal/mutability"
+)
+
+// tagMutabilityCmds read and set a repository's imageTagMutability, as
+// `aws ecr put-image-tag-mutability` and `describe-repositories` do.
+func (a *app) tagMutabilityCmds(f *remoteFlags) []*cobra.Command {
+	var excludes []string
+	set := &cobra.Command{
+		Use:   "set-tag-mutability REPOSITORY MUTABLE|IMMUTABLE|IMMUTABLE_WITH_EXCLUSION|MUTABLE_WITH_EXCLUSION [--exclude PATTERN]…",
+		Short: "Make a repository's tags immutable (a push moving a tag to another image is refused), or mutable again",
+		Long: "Set a repository's imageTagMutability, as ECR's PutImageTagMutability does. In an IMMUTABLE\n" +
+			"repository a push that would move an existing tag to another manifest is refused; pushing the\n" +
+			"same manifest again is not. --exclude names a WILDCARD filter (* matches any characters):\n" +
+			"with IMMUTABLE_WITH_EXCLUSION the tags it matches stay mutable, with MUTABLE_WITH_EXCLUSION\n" +
+			"only they are immutable. Needs an admin token.",
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := apiclient.TagMutability{RepositoryName: args[0], Mutability: strings.ToUpper(args[1])}
+			for _, e := range excludes {
+				m.Filters = append(m.Filters, mutability.Filter{Filter: e, FilterType: mutability.FilterWildcard})
+			}
+			if err := (mutability.Setting{Mutability: m.Mutability, Filters: m.Filters}).Validate(); err != nil {
+				return usageError{err}
+			}
+			c, err := a.client(f)
+			if err != nil {
+				return err
+			}
+			got, err := c.PutTagMutability(cmd.Context(), m)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Err, "%s: %s\n", got.RepositoryName, describeMutability(got))
+			return nil
+		},
+	}
+	set.Flags().StringArrayVar(&excludes, "exclude", nil, "WILDCARD exclusion filter, e.g. 'dev-*' (repeatable, at most 5)")
+	get := &cobra.Command{
+		Use:   "get-tag-mutability REPOSITORY",
+		Short: "Show a repository's imageTagMutability",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(f)
+			if err != nil {
+				return err
+			}
+			got, err := c.TagMutability(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.out(f, got, func(w io.Writer) {
+				fmt.Fprintf(w, "%s\t%s\n", got.RepositoryName, describeMutability(got))
+			})
+		},
+	}
+	return []*cobra.Command{set, get}
+}
+
+func describeMutability(m *apiclient.TagMutability) string {
+	if len(m.Filters) == 0 {
+		return m.Mutability
+	}
+	var fs []string
+	for _, f := range m.Filters {
+		fs = append(fs, f.Filter)
+	}
+	return m.Mutability + " (excluding " + strings.Join(fs, ", ") + ")"
+}
