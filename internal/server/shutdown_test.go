@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +31,13 @@ func TestGracefulShutdown(t *testing.T) {
 
 	// A monolithic upload: POST for a session, then one PUT whose body
 	// the test writes in two halves, stopping the server in between.
+	// Each request has a connection of its own: a connection kept alive
+	// after the POST is idle until the server reads the PUT's first
+	// bytes, and closing idle connections is what shutting down does.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	req, _ := http.NewRequest("POST", ts.URL+"/v2/team/shutdown/blobs/uploads/", nil)
 	req.SetBasicAuth("vigil", ts.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +64,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	putDone := make(chan result, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(put)
+		resp, err := client.Do(put)
 		if err != nil {
 			putDone <- result{err: err}
 			return
@@ -70,6 +76,10 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Stop only once the server is reading the body: a connection the
+	// server has not accepted yet is reset when its listener closes, as
+	// with any server, and is no test of shutting down gracefully.
+	waitUploadData(t, data)
 	stopped := make(chan struct{})
 	go func() { ts.stop(); close(stopped) }()
 
@@ -96,7 +106,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	if _, err := pw.Write(blob[len(blob)/2:]); err != nil {
-		t.Fatal(err)
+		r := <-putDone
+		t.Fatalf("the upload in flight at shutdown was cut short (%v): status %d, error %v", err, r.status, r.err)
 	}
 	pw.Close()
 	r := <-putDone
@@ -122,5 +133,31 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if s := sha256.Sum256(got); hex.EncodeToString(s[:]) != digest[len("sha256:"):] {
 		t.Fatalf("the blob read back after restart (%d bytes) is not the one acknowledged", len(got))
+	}
+}
+
+// waitUploadData waits until an upload under the data directory has
+// bytes in its data file.
+func waitUploadData(t *testing.T, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		found := false
+		filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Name() != "data" || !strings.Contains(p, "_uploads") {
+				return nil
+			}
+			if info, err := d.Info(); err == nil && info.Size() > 0 {
+				found = true
+			}
+			return nil
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never started writing the upload's body")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
