@@ -115,6 +115,7 @@ func (h *handler) routes() []route {
 		{"PUT", "/repositories/settings", auth.Write, h.repositorySettings},
 		{"GET", "/repositories/tag-mutability", auth.Read, h.getTagMutability},
 		{"PUT", "/repositories/tag-mutability", auth.Write, h.putTagMutability},
+		{"POST", "/repositories/lifecycle-policy/preview", auth.Read, h.previewLifecyclePolicy},
 
 		{"GET", "/images", auth.Read, h.listImages},
 		{"GET", "/images/detail", auth.Read, h.imageDetail},

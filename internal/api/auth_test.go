@@ -43,6 +43,8 @@ func routeCases() []routeCase {
 		{"PUT /repositories/settings", fixed("/api/v1/repositories/settings", map[string]string{"repository": "team/app", "rescanDuration": "DAYS_30"}), 200, nil},
 		{"GET /repositories/tag-mutability", fixed("/api/v1/repositories/tag-mutability?repositoryName=team/app", nil), 200, nil},
 		{"PUT /repositories/tag-mutability", fixed("/api/v1/repositories/tag-mutability", map[string]string{"repositoryName": "team/app", "imageTagMutability": "IMMUTABLE"}), 200, nil},
+		{"POST /repositories/lifecycle-policy/preview", fixed("/api/v1/repositories/lifecycle-policy/preview", map[string]string{"repositoryName": "team/app",
+			"lifecyclePolicyText": `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`}), 200, nil},
 		{"GET /images", fixed("/api/v1/images?repository=team/app", nil), 200, nil},
 		{"GET /images/detail", fixed("/api/v1/images/detail?repository=team/app&tag=1.0", nil), 200, nil},
 		{"GET /images/sbom", fixed("/api/v1/images/sbom?repository=team/app&tag=1.0", nil), 200, nil},
@@ -252,7 +254,8 @@ func wantNeed(route string) string {
 	switch {
 	case strings.HasPrefix(path, "/tokens"):
 		return "admin"
-	case method == "GET", route == "POST /findings/list", route == "POST /findings/aggregate", route == "POST /rules/test":
+	case method == "GET", route == "POST /findings/list", route == "POST /findings/aggregate", route == "POST /rules/test",
+		route == "POST /repositories/lifecycle-policy/preview":
 		return auth.Read
 	case route == "POST /gate/requests", strings.HasPrefix(path, "/scan/"):
 		return auth.Push

@@ -63,7 +63,46 @@ func (a *app) tagMutabilityCmds(f *remoteFlags) []*cobra.Command {
 			})
 		},
 	}
-	return []*cobra.Command{set, get}
+	var policy string
+	preview := &cobra.Command{
+		Use:   "preview REPOSITORY --policy JSON|@FILE",
+		Short: "Name the images an ECR lifecycle policy would expire now, expiring nothing",
+		Long: "Evaluate an ECR lifecycle policy (the JSON of `aws ecr put-lifecycle-policy`) against the\n" +
+			"repository's images as ECR does, and list the images it would expire with the rule that\n" +
+			"expires each. --json prints GetLifecyclePolicyPreview's answer.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text, err := a.jsonArg("policy", policy)
+			if err != nil {
+				return err
+			}
+			c, err := a.client(f)
+			if err != nil {
+				return err
+			}
+			got, err := c.PreviewLifecyclePolicy(cmd.Context(), args[0], string(text))
+			if err != nil {
+				return err
+			}
+			return a.out(f, got, func(w io.Writer) {
+				fmt.Fprintln(w, "DIGEST\tTAGS\tPUSHED\tRULE")
+				for _, r := range got.PreviewResults {
+					tags := strings.Join(r.ImageTags, ",")
+					if tags == "" {
+						tags = "-"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", r.ImageDigest, tags, when(r.ImagePushedAt), r.AppliedRulePriority)
+				}
+				fmt.Fprintf(w, "%d image(s) would expire\n", got.Summary.ExpiringImageTotalCount)
+			})
+		},
+	}
+	preview.Flags().StringVar(&policy, "policy", "", "the lifecycle policy JSON, or @FILE to read it from a file (@- for standard input)")
+	lifecycle := &cobra.Command{Use: "lifecycle", Short: "ECR lifecycle policies", Args: exactArgs(0), RunE: func(cmd *cobra.Command, _ []string) error {
+		return usageError{fmt.Errorf("%s needs a subcommand\n%s", cmd.Name(), cmd.UsageString())}
+	}}
+	lifecycle.AddCommand(preview)
+	return []*cobra.Command{set, get, lifecycle}
 }
 
 func describeMutability(m *apiclient.TagMutability) string {

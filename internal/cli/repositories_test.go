@@ -38,33 +38,7 @@ import (
 // may change the setting.
 func TestTagMutabilityImmutable(t *testing.T) {
 	crane := testenv.Tool(t, "crane")
-	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: t.TempDir(),
-		TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	file, err := srv.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(b))
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	host := strings.TrimPrefix(hs.URL, "http://")
-	c, err := apiclient.New(hs.URL, admin, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipeline, err := c.CreateToken(ctx, "ci", store.RolePipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hs, host, admin, pipeline := repositoryServer(t)
 	vigil := func(token string, args ...string) (int, string, string) {
 		home := t.TempDir()
 		return runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": token},
@@ -130,7 +104,7 @@ func TestTagMutabilityImmutable(t *testing.T) {
 	}
 
 	// Only an admin changes the setting.
-	if code, _, errs := vigil(pipeline.Secret, "repositories", "set-tag-mutability", repo, "IMMUTABLE"); code == 0 || !strings.Contains(errs, "403") {
+	if code, _, errs := vigil(pipeline, "repositories", "set-tag-mutability", repo, "IMMUTABLE"); code == 0 || !strings.Contains(errs, "403") {
 		t.Errorf("a pipeline token set the tag mutability: exit %d\n%s", code, errs)
 	}
 	if err := push("v1", bImg); err != nil {
@@ -145,7 +119,7 @@ func TestTagMutabilityImmutable(t *testing.T) {
 	if code, _, errs := vigil(admin, "repositories", "set-tag-mutability", repo, "immutable"); code != 0 || !strings.Contains(errs, repo+": IMMUTABLE") {
 		t.Fatalf("set-tag-mutability IMMUTABLE: exit %d\n%s", code, errs)
 	}
-	code, out, errs := vigil(pipeline.Secret, "repositories", "get-tag-mutability", repo, "--json")
+	code, out, errs := vigil(pipeline, "repositories", "get-tag-mutability", repo, "--json")
 	var got apiclient.TagMutability
 	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || got.Mutability != "IMMUTABLE" || got.RepositoryName != repo {
 		t.Errorf("get-tag-mutability: exit %d %+v\n%s%s", code, got, out, errs)
@@ -211,5 +185,142 @@ func TestTagMutabilityImmutable(t *testing.T) {
 	}
 	if err := push("v1", bImg); err != nil {
 		t.Errorf("moving a tag of a MUTABLE repository: %v", err)
+	}
+}
+
+// repositoryServer starts a real server, with no vulnerability database,
+// and returns it with its host, the admin token and a pipeline token.
+func repositoryServer(t *testing.T) (hs *httptest.Server, host, admin, pipeline string) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DBDir: t.TempDir(),
+		TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	file, err := srv.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin = strings.TrimSpace(string(b))
+	hs = httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	host = strings.TrimPrefix(hs.URL, "http://")
+	c, err := apiclient.New(hs.URL, admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.CreateToken(ctx, "ci", store.RolePipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs, host, admin, tok.Secret
+}
+
+// lifecycleExampleA is the policy of "Filtering on multiple rules" in
+// AWS's "Examples of lifecycle policies in Amazon ECR"
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_examples.html).
+const lifecycleExampleA = `{
+  "rules": [
+    {"rulePriority": 1, "description": "Rule 1",
+     "selection": {"tagStatus": "tagged", "tagPrefixList": ["prod"], "countType": "imageCountMoreThan", "countNumber": 1},
+     "action": {"type": "expire"}},
+    {"rulePriority": 2, "description": "Rule 2",
+     "selection": {"tagStatus": "tagged", "tagPrefixList": ["beta"], "countType": "imageCountMoreThan", "countNumber": 1},
+     "action": {"type": "expire"}}
+  ]
+}`
+
+// TestLifecyclePreviewAWSExample pushes the repositories of the page's
+// examples A and B to a real server with go-containerregistry, in the
+// order of their push times, and checks that `vigil repositories lifecycle
+// preview` names exactly the images the page says are expired (A: image
+// A; B: images A and B), with the rule that expires them, and that the
+// preview expires nothing.
+func TestLifecyclePreviewAWSExample(t *testing.T) {
+	hs, host, admin, pipeline := repositoryServer(t)
+	const repo = "team/lifecycle"
+	auth := ggremote.WithAuth(&authn.Basic{Username: "vigil", Password: admin})
+	push := func(im v1.Image, tags ...string) string {
+		t.Helper()
+		for _, tag := range tags {
+			ref, err := name.ParseReference(host+"/"+repo+":"+tag, name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ggremote.Write(ref, im, auth); err != nil {
+				t.Fatalf("push %s: %v", tag, err)
+			}
+		}
+		d, _ := im.Digest()
+		return d.String()
+	}
+	img := func() v1.Image {
+		im, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return im
+	}
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policyFile, []byte(lifecycleExampleA), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	preview := func() apiclient.LifecyclePreview {
+		t.Helper()
+		home := t.TempDir()
+		code, out, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": pipeline},
+			"repositories", "lifecycle", "preview", repo, "--policy", "@"+policyFile, "--json", "--server", hs.URL)
+		var p apiclient.LifecyclePreview
+		if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+			t.Fatalf("lifecycle preview: exit %d\n%s%s", code, out, errs)
+		}
+		return p
+	}
+	expired := func(p apiclient.LifecyclePreview) map[string]int {
+		m := map[string]int{}
+		for _, r := range p.PreviewResults {
+			if r.Action.Type != "EXPIRE" {
+				t.Errorf("action %q", r.Action.Type)
+			}
+			m[r.ImageDigest] = r.AppliedRulePriority
+		}
+		if p.Summary.ExpiringImageTotalCount != len(p.PreviewResults) || p.Status != "COMPLETE" {
+			t.Errorf("summary %+v, status %s, for %d results", p.Summary, p.Status, len(p.PreviewResults))
+		}
+		return m
+	}
+	// Example A: A [beta-1 prod-1], B [beta-2 prod-2], C [beta-3], pushed in that order.
+	a := push(img(), "beta-1", "prod-1")
+	b := push(img(), "beta-2", "prod-2")
+	cImg := img()
+	c := push(cImg, "beta-3")
+	got := expired(preview())
+	if len(got) != 1 || got[a] != 1 {
+		t.Errorf("example A: expired %v, want only image A (%s) by rule 1; B is %s, C %s", got, a, b, c)
+	}
+	// Example B: C is also tagged prod-3.
+	push(cImg, "prod-3")
+	got = expired(preview())
+	if len(got) != 2 || got[a] != 1 || got[b] != 1 {
+		t.Errorf("example B: expired %v, want images A (%s) and B (%s) by rule 1", got, a, b)
+	}
+	// A preview expires nothing.
+	ref, _ := name.ParseReference(host+"/"+repo+":prod-1", name.Insecure)
+	if _, err := ggremote.Head(ref, auth); err != nil {
+		t.Errorf("image A after the previews: %v", err)
+	}
+	// A policy ECR refuses is refused, naming the rule.
+	home := t.TempDir()
+	code, _, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": pipeline},
+		"repositories", "lifecycle", "preview", repo, "--server", hs.URL, "--policy",
+		`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`)
+	if code == 0 || !strings.Contains(errs, "rulePriority 1") || !strings.Contains(errs, "tagPrefixList") {
+		t.Errorf("an invalid policy: exit %d\n%s", code, errs)
 	}
 }
