@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -101,7 +102,43 @@ func (a *app) tagMutabilityCmds(f *remoteFlags) []*cobra.Command {
 	lifecycle := &cobra.Command{Use: "lifecycle", Short: "ECR lifecycle policies", Args: exactArgs(0), RunE: func(cmd *cobra.Command, _ []string) error {
 		return usageError{fmt.Errorf("%s needs a subcommand\n%s", cmd.Name(), cmd.UsageString())}
 	}}
-	lifecycle.AddCommand(preview)
+	var applyPolicy string
+	apply := &cobra.Command{
+		Use:   "apply REPOSITORY --policy JSON|@FILE",
+		Short: "Expire now the images an ECR lifecycle policy names (as preview lists them)",
+		Long: "Preview the policy, then delete each image it names through the registry (DELETE by digest),\n" +
+			"so that the registry's checks apply: an image an index still lists is refused and kept. The\n" +
+			"deleted images' tags go with them, and their findings leave the store. Needs an admin token.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text, err := a.jsonArg("policy", applyPolicy)
+			if err != nil {
+				return err
+			}
+			c, err := a.client(f)
+			if err != nil {
+				return err
+			}
+			got, err := c.PreviewLifecyclePolicy(cmd.Context(), args[0], string(text))
+			if err != nil {
+				return err
+			}
+			var failed []error
+			expired := 0
+			for _, r := range got.PreviewResults {
+				if err := c.DeleteManifest(cmd.Context(), args[0], r.ImageDigest); err != nil {
+					failed = append(failed, fmt.Errorf("%s@%s: %w", args[0], r.ImageDigest, err))
+					continue
+				}
+				expired++
+				fmt.Fprintf(a.env.Err, "expired %s@%s (rule %d)\n", args[0], r.ImageDigest, r.AppliedRulePriority)
+			}
+			fmt.Fprintf(a.env.Err, "%d of %d image(s) expired\n", expired, len(got.PreviewResults))
+			return errors.Join(failed...)
+		},
+	}
+	apply.Flags().StringVar(&applyPolicy, "policy", "", "the lifecycle policy JSON, or @FILE to read it from a file (@- for standard input)")
+	lifecycle.AddCommand(preview, apply)
 	return []*cobra.Command{set, get, lifecycle}
 }
 

@@ -315,6 +315,40 @@ func TestLifecyclePreviewAWSExample(t *testing.T) {
 	if _, err := ggremote.Head(ref, auth); err != nil {
 		t.Errorf("image A after the previews: %v", err)
 	}
+	// Applying it: only an admin deletes; then exactly A and B are gone.
+	apply := func(token string) (int, string) {
+		home := t.TempDir()
+		code, _, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": token},
+			"repositories", "lifecycle", "apply", repo, "--policy", "@"+policyFile, "--server", hs.URL)
+		return code, errs
+	}
+	if code, errs := apply(pipeline); code == 0 || !strings.Contains(errs, "DENIED") || !strings.Contains(errs, "0 of 2 image(s) expired") {
+		t.Errorf("apply with a pipeline token: exit %d\n%s", code, errs)
+	}
+	if code, errs := apply(admin); code != 0 || !strings.Contains(errs, "2 of 2 image(s) expired") {
+		t.Fatalf("apply: exit %d\n%s", code, errs)
+	}
+	for tag, want := range map[string]bool{"beta-1": false, "prod-1": false, "beta-2": false, "prod-2": false, "beta-3": true, "prod-3": true} {
+		ref, _ := name.ParseReference(host+"/"+repo+":"+tag, name.Insecure)
+		_, err := ggremote.Head(ref, auth)
+		if (err == nil) != want {
+			t.Errorf("after apply, %s: %v (want present: %v)", tag, err, want)
+		}
+	}
+	cl, err := apiclient.New(hs.URL, admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := cl.Images(context.Background(), apiclient.ImageQuery{Repository: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Images) != 1 || page.Images[0].Digest != c {
+		t.Errorf("images after apply: %+v, want only C (%s)", page.Images, c)
+	}
+	if got := expired(preview()); len(got) != 0 {
+		t.Errorf("preview after apply: %v", got)
+	}
 	// A policy ECR refuses is refused, naming the rule.
 	home := t.TempDir()
 	code, _, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": pipeline},
