@@ -349,6 +349,35 @@ func TestLifecyclePreviewAWSExample(t *testing.T) {
 	if got := expired(preview()); len(got) != 0 {
 		t.Errorf("preview after apply: %v", got)
 	}
+	// Each expired image is announced as ECR announces a deletion: an
+	// "ECR Image Action" DELETE per tag it had.
+	evs, err := cl.Events(context.Background(), apiclient.EventQuery{DetailType: "ECR Image Action", MaxResults: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[string]bool{}
+	for _, e := range evs.Events {
+		var d struct {
+			ActionType string `json:"action-type"`
+			Digest     string `json:"image-digest"`
+			Tag        string `json:"image-tag"`
+		}
+		if err := json.Unmarshal(e.Detail, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.ActionType == "DELETE" {
+			deleted[d.Digest+" "+d.Tag] = true
+		}
+	}
+	want := map[string]bool{a + " beta-1": true, a + " prod-1": true, b + " beta-2": true, b + " prod-2": true}
+	if len(deleted) != len(want) {
+		t.Errorf("DELETE events %v, want %v", deleted, want)
+	}
+	for k := range want {
+		if !deleted[k] {
+			t.Errorf("no DELETE event for %s (have %v)", k, deleted)
+		}
+	}
 	// A policy ECR refuses is refused, naming the rule.
 	home := t.TempDir()
 	code, _, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": pipeline},
