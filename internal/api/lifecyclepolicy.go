@@ -60,7 +60,11 @@ func (h *handler) previewLifecyclePolicy(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return badRequest("%v", err)
 	}
+	// The manifests an index of the repository lists are part of that
+	// image, not images a rule may expire on their own (the registry
+	// would refuse to delete them).
 	var images []lifecyclepolicy.Image
+	listed := map[string]bool{}
 	q := store.ImageQuery{Repository: req.RepositoryName, Limit: 1000}
 	for {
 		page, next, err := h.opts.Store.ListImages(r.Context(), q)
@@ -69,6 +73,9 @@ func (h *handler) previewLifecyclePolicy(w http.ResponseWriter, r *http.Request)
 		}
 		for _, im := range page {
 			images = append(images, lifecyclepolicy.Image{Digest: im.Digest, Tags: im.Tags, PushedAt: im.PushedAt})
+			for _, c := range im.Children {
+				listed[c.Digest] = true
+			}
 		}
 		if len(images) > maxPreviewImages {
 			return errorf(http.StatusRequestEntityTooLarge, "repository %s has more than %d images to preview", req.RepositoryName, maxPreviewImages)
@@ -78,9 +85,15 @@ func (h *handler) previewLifecyclePolicy(w http.ResponseWriter, r *http.Request)
 		}
 		q.Next = next
 	}
+	own := images[:0]
+	for _, im := range images {
+		if !listed[im.Digest] {
+			own = append(own, im)
+		}
+	}
 	out := lifecyclePreview{RegistryID: h.opts.Account, RepositoryName: req.RepositoryName,
 		LifecyclePolicyText: req.LifecyclePolicyText, Status: "COMPLETE", PreviewResults: []lifecyclePreviewResult{}}
-	for _, e := range p.Preview(images, h.now()) {
+	for _, e := range p.Preview(own, h.now()) {
 		res := lifecyclePreviewResult{ImageTags: e.Tags, ImageDigest: e.Digest, ImagePushedAt: e.PushedAt.UTC(), AppliedRulePriority: e.RulePriority}
 		if res.ImageTags == nil {
 			res.ImageTags = []string{}

@@ -378,6 +378,36 @@ func TestLifecyclePreviewAWSExample(t *testing.T) {
 			t.Errorf("no DELETE event for %s (have %v)", k, deleted)
 		}
 	}
+	// The manifests an index lists are not untagged images to expire:
+	// of an index and two untagged images, "keep one untagged image"
+	// names the older of the two alone.
+	const untaggedPolicy = `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`
+	idx, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxRef, _ := name.ParseReference(host+"/"+repo+":multi", name.Insecure)
+	if err := ggremote.WriteIndex(idxRef, idx, auth); err != nil {
+		t.Fatal(err)
+	}
+	byDigest := func(im v1.Image) string {
+		t.Helper()
+		d, _ := im.Digest()
+		ref, _ := name.ParseReference(host+"/"+repo+"@"+d.String(), name.Insecure)
+		if err := ggremote.Write(ref, im, auth); err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	older := byDigest(img())
+	byDigest(img())
+	pv, err := cl.PreviewLifecyclePolicy(context.Background(), repo, untaggedPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := expired(*pv); len(got) != 1 || got[older] != 1 {
+		t.Errorf("untagged preview beside an index: %v, want only %s", got, older)
+	}
 	// A policy ECR refuses is refused, naming the rule.
 	home := t.TempDir()
 	code, _, errs := runVigilCode(map[string]string{"VIGIL_CACHE_DIR": home, "HOME": home, "VIGIL_TOKEN": pipeline},
