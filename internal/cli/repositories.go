@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,15 +74,7 @@ func (a *app) tagMutabilityCmds(f *remoteFlags) []*cobra.Command {
 			"expires each. --json prints GetLifecyclePolicyPreview's answer.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text, err := a.jsonArg("policy", policy)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(f)
-			if err != nil {
-				return err
-			}
-			got, err := c.PreviewLifecyclePolicy(cmd.Context(), args[0], string(text))
+			_, got, err := a.previewLifecycle(cmd.Context(), f, args[0], policy)
 			if err != nil {
 				return err
 			}
@@ -111,15 +104,7 @@ func (a *app) tagMutabilityCmds(f *remoteFlags) []*cobra.Command {
 			"deleted images' tags go with them, and their findings leave the store. Needs an admin token.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text, err := a.jsonArg("policy", applyPolicy)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(f)
-			if err != nil {
-				return err
-			}
-			got, err := c.PreviewLifecyclePolicy(cmd.Context(), args[0], string(text))
+			c, got, err := a.previewLifecycle(cmd.Context(), f, args[0], applyPolicy)
 			if err != nil {
 				return err
 			}
@@ -151,4 +136,23 @@ func describeMutability(m *apiclient.TagMutability) string {
 		fs = append(fs, f.Filter)
 	}
 	return m.Mutability + " (excluding " + strings.Join(fs, ", ") + ")"
+}
+
+// previewLifecycle reads a --policy argument and asks the server which
+// images of repository it would expire; preview prints the answer and
+// apply deletes what it names, through the same client.
+func (a *app) previewLifecycle(ctx context.Context, f *remoteFlags, repository, policy string) (*apiclient.Client, *apiclient.LifecyclePreview, error) {
+	text, err := a.jsonArg("policy", policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	got, err := c.PreviewLifecyclePolicy(ctx, repository, string(text))
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, got, nil
 }
